@@ -1,0 +1,38 @@
+"""Celery hooks: carry the request id into tasks, and refuse far-off ETAs."""
+
+from datetime import UTC, datetime
+
+from celery.signals import before_task_publish, task_postrun, task_prerun
+from django.conf import settings
+
+from .context import new_request_id, request_id_var
+
+_tokens: dict[str, object] = {}
+
+
+@before_task_publish.connect
+def attach_request_id(headers=None, **kwargs) -> None:
+    if headers is None:
+        return
+    headers.setdefault("request_id", request_id_var.get() or new_request_id())
+    eta = headers.get("eta")
+    if eta:
+        delay = (datetime.fromisoformat(eta) - datetime.now(UTC)).total_seconds()
+        if delay > settings.TASK_MAX_ETA_SECONDS:
+            raise ValueError(
+                f"Task {headers.get('task')} scheduled {int(delay)} s ahead: with the Redis "
+                "broker a long ETA runs twice. Store the timer as a row and scan it from beat."
+            )
+
+
+@task_prerun.connect
+def bind_request_id(task_id=None, task=None, **kwargs) -> None:
+    request_id = getattr(task.request, "request_id", None) or new_request_id()
+    _tokens[task_id] = request_id_var.set(request_id)
+
+
+@task_postrun.connect
+def unbind_request_id(task_id=None, **kwargs) -> None:
+    token = _tokens.pop(task_id, None)
+    if token is not None:
+        request_id_var.reset(token)

@@ -1,0 +1,9 @@
+"""The test suite: the real PostgreSQL and Redis, fast password hashing."""
+
+from .base import *  # noqa: F403
+from .base import CACHES
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# Each test run gets its own cache key space so counters (rate limits) never leak between runs.
+CACHES["default"]["KEY_PREFIX"] = "sb-test"
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

@@ -1,0 +1,114 @@
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from common.models import TimeStampedModel
+from customers.models import Customer
+
+from .enums import ConversationStatus, Handler, MessageDirection, Priority, SenderType
+
+
+class Team(TimeStampedModel):
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, related_name="teams", blank=True, verbose_name=_("members")
+    )
+
+    class Meta:
+        verbose_name = _("team")
+        verbose_name_plural = _("teams")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Inbox(TimeStampedModel):
+    """Where one channel's conversations land; agents see the inboxes they belong to."""
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, related_name="inboxes", blank=True, verbose_name=_("members")
+    )
+    teams = models.ManyToManyField(Team, related_name="inboxes", blank=True, verbose_name=_("teams"))
+
+    class Meta:
+        verbose_name = _("inbox")
+        verbose_name_plural = _("inboxes")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Conversation(TimeStampedModel):
+    uuid = models.UUIDField(_("public id"), default=uuid.uuid4, unique=True, editable=False)
+    inbox = models.ForeignKey(
+        Inbox, on_delete=models.PROTECT, related_name="conversations", verbose_name=_("inbox")
+    )
+    customer = models.ForeignKey(
+        Customer, on_delete=models.PROTECT, related_name="conversations", verbose_name=_("customer")
+    )
+    status = models.CharField(
+        _("status"), max_length=16, choices=ConversationStatus.choices, default=ConversationStatus.OPEN
+    )
+    priority = models.SmallIntegerField(_("priority"), choices=Priority.choices, default=Priority.NORMAL)
+    handler = models.CharField(_("handled by"), max_length=8, choices=Handler.choices, default=Handler.HUMAN)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+        related_name="assigned_conversations", verbose_name=_("assignee"),
+    )
+    team = models.ForeignKey(
+        Team, on_delete=models.SET_NULL, null=True, blank=True, related_name="conversations",
+        verbose_name=_("team"),
+    )
+    # The seq of the newest message; the next message takes last_seq + 1 under a row lock.
+    last_seq = models.PositiveIntegerField(_("last message number"), default=0, editable=False)
+    last_message_at = models.DateTimeField(_("last message at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("conversation")
+        verbose_name_plural = _("conversations")
+        indexes = [
+            models.Index(fields=["inbox", "status", "-last_message_at"], name="conv_inbox_status_idx"),
+            models.Index(fields=["assignee", "status", "-last_message_at"], name="conv_assignee_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return _("Conversation with %(customer)s") % {"customer": self.customer}
+
+
+class Message(models.Model):
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="messages", verbose_name=_("conversation")
+    )
+    seq = models.PositiveIntegerField(_("number in conversation"))
+    direction = models.CharField(_("direction"), max_length=3, choices=MessageDirection.choices)
+    sender_type = models.CharField(_("sender"), max_length=8, choices=SenderType.choices)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+        related_name="+", verbose_name=_("author"),
+    )
+    # Plain text, escaped on output; never HTML.
+    body = models.TextField(_("text"), blank=True)
+    # The sender's idempotency key: a retried send returns the stored message.
+    client_id = models.CharField(_("client id"), max_length=64, null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("message")
+        verbose_name_plural = _("messages")
+        ordering = ["conversation", "seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["conversation", "seq"], name="message_conversation_seq_unique"),
+            models.UniqueConstraint(
+                fields=["conversation", "client_id"],
+                condition=models.Q(client_id__isnull=False),
+                name="message_conversation_client_id_unique",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.seq} {self.body[:60]}"

@@ -10,5 +10,6 @@ from .roles import roles_sync
 def sync_role_permissions(sender, app_config=None, **kwargs) -> None:
     """Grant the roles their permissions once every app's permissions exist, so models
     added by later migrations are covered without a new data migration."""
-    if app_config is not None and app_config is list(apps.get_app_configs())[-1]:
+    with_models = [config for config in apps.get_app_configs() if config.models_module is not None]
+    if app_config is with_models[-1]:
         roles_sync(group_model=Group, permission_model=Permission)

@@ -5,6 +5,10 @@ from .models import AgentProfile
 
 
 class AgentProfileForm(forms.ModelForm):
+    base_url = forms.URLField(label=AgentProfile._meta.get_field("base_url").verbose_name,
+                              required=False, assume_scheme="https",
+                              help_text=AgentProfile._meta.get_field("base_url").help_text)
+
     class Meta:
         model = AgentProfile
         fields = "__all__"

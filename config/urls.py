@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
 from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
 from django.views.generic import RedirectView
@@ -9,7 +10,10 @@ from common import views as common_views
 
 
 def admin_login(request, extra_context=None):
-    """The admin signs in through the same login as everyone (rate limits, MFA)."""
+    """The admin signs in through the same login as everyone (rate limits, MFA); a
+    signed-in user whose role does not open the admin site is refused, not looped."""
+    if request.user.is_authenticated:
+        raise PermissionDenied(_("Your role does not give access to the admin site."))
     return redirect_to_login(request.GET.get("next", "/admin/"))
 
 

@@ -14,13 +14,13 @@ environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 # Used only when SECRET_KEY is not set; production settings refuse to start with it.
 INSECURE_DEFAULT_SECRET_KEY = "django-insecure-switchboard-development-key-do-not-use-in-production"
-SECRET_KEY = env("SECRET_KEY", default=INSECURE_DEFAULT_SECRET_KEY)
+SECRET_KEY = env("SECRET_KEY", default="") or INSECURE_DEFAULT_SECRET_KEY
 DEBUG = env.bool("DEBUG", default=False)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 # Fernet keys (comma-separated; the first encrypts, all decrypt, so keys can be rotated).
-FIELD_ENCRYPTION_KEY = env.list("FIELD_ENCRYPTION_KEY", default=[])
+FIELD_ENCRYPTION_KEY = [key for key in env.list("FIELD_ENCRYPTION_KEY", default=[]) if key]
 
 INSTALLED_APPS = [
     "django.contrib.admin",

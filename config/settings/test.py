@@ -7,3 +7,5 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # Each test run gets its own cache key space so counters (rate limits) never leak between runs.
 CACHES["default"]["KEY_PREFIX"] = "sb-test"
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+WHITENOISE_USE_FINDERS = True
+STATIC_ROOT = None  # whitenoise serves from the apps' folders

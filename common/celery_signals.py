@@ -1,9 +1,6 @@
-"""Celery hooks: carry the request id into tasks, and refuse far-off ETAs."""
-
-from datetime import UTC, datetime
+"""Celery hooks: every task runs with the request id of the work that queued it."""
 
 from celery.signals import before_task_publish, task_postrun, task_prerun
-from django.conf import settings
 
 from .context import new_request_id, request_id_var
 
@@ -12,17 +9,8 @@ _tokens: dict[str, object] = {}
 
 @before_task_publish.connect
 def attach_request_id(headers=None, **kwargs) -> None:
-    if headers is None:
-        return
-    headers.setdefault("request_id", request_id_var.get() or new_request_id())
-    eta = headers.get("eta")
-    if eta:
-        delay = (datetime.fromisoformat(eta) - datetime.now(UTC)).total_seconds()
-        if delay > settings.TASK_MAX_ETA_SECONDS:
-            raise ValueError(
-                f"Task {headers.get('task')} scheduled {int(delay)} s ahead: with the Redis "
-                "broker a long ETA runs twice. Store the timer as a row and scan it from beat."
-            )
+    if headers is not None:
+        headers.setdefault("request_id", request_id_var.get() or new_request_id())
 
 
 @task_prerun.connect

@@ -1,0 +1,48 @@
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+
+from accounts.models import User
+from customers.models import Customer
+from demo.services import DEMO_PASSWORD
+from inbox.models import Conversation, Message
+
+pytestmark = pytest.mark.django_db
+
+
+def _counts():
+    return (User.objects.count(), Customer.objects.count(), Conversation.objects.count(), Message.objects.count())
+
+
+def test_seed_demo_is_idempotent_and_prints_the_logins():
+    out = StringIO()
+    call_command("seed_demo", stdout=out)
+    first = _counts()
+    call_command("seed_demo", stdout=StringIO())
+    assert _counts() == first
+    assert first[0] == 4 and first[2] >= 4
+    assert "agent1@example.com" in out.getvalue() and DEMO_PASSWORD in out.getvalue()
+
+
+def test_demo_users_sign_in_with_their_roles(client):
+    call_command("seed_demo", stdout=StringIO())
+    roles = {user.email: user.role.value for user in User.objects.all()}
+    assert roles == {
+        "admin@example.com": "admin",
+        "supervisor@example.com": "supervisor",
+        "agent1@example.com": "agent",
+        "agent2@example.com": "agent",
+    }
+    response = client.post("/accounts/login/", {"login": "agent1@example.com", "password": DEMO_PASSWORD})
+    assert response.status_code == 302
+
+
+def test_hostile_names_and_messages_are_shown_as_text(client):
+    call_command("seed_demo", stdout=StringIO())
+    client.force_login(User.objects.get(email="supervisor@example.com"))
+    for path in ("/console/", "/admin/customers/customer/", f"/admin/inbox/conversation/{Conversation.objects.get(customer__display_name='<script>alert(1)</script>').pk}/change/"):
+        page = client.get(path).content.decode()
+        assert "<script>alert(1)</script>" not in page, path
+        assert "<img src=x onerror" not in page, path
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in client.get("/console/").content.decode()

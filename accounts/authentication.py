@@ -27,5 +27,7 @@ class ApiTokenScheme(OpenApiAuthenticationExtension):
             "type": "apiKey",
             "in": "header",
             "name": "Authorization",
-            "description": "`Token <key>`; create keys in the admin or with `manage.py create_api_token`.",
+            "description": (
+                "`Token <key>`; create keys in the admin or with `manage.py create_api_token`."
+            ),
         }

@@ -32,15 +32,21 @@ class User(AbstractBaseUser, PermissionsMixin):
     email = models.EmailField(_("email address"), unique=True)
     display_name = models.CharField(_("display name"), max_length=150, blank=True)
     language = models.CharField(
-        _("language"), max_length=10, choices=settings.LANGUAGES, blank=True,
+        _("language"),
+        max_length=10,
+        choices=settings.LANGUAGES,
+        blank=True,
         help_text=_("Leave empty to follow the browser."),
     )
     timezone = models.CharField(
-        _("time zone"), max_length=64, blank=True,
+        _("time zone"),
+        max_length=64,
+        blank=True,
         help_text=_("IANA name such as Asia/Shanghai; times are shown in it."),
     )
     is_staff = models.BooleanField(
-        _("admin site access"), default=False,
+        _("admin site access"),
+        default=False,
         help_text=_("Set from the role: supervisors and admins may open the admin site."),
     )
     is_active = models.BooleanField(_("active"), default=True)
@@ -96,7 +102,9 @@ class ApiToken(models.Model):
     PREFIX = "sb_"
 
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens",
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="api_tokens",
         verbose_name=_("user"),
     )
     name = models.CharField(_("name"), max_length=100, help_text=_("What uses this token."))

@@ -5,13 +5,16 @@ from .models import AgentProfile
 
 
 class AgentProfileForm(forms.ModelForm):
-    base_url = forms.URLField(label=AgentProfile._meta.get_field("base_url").verbose_name,
-                              required=False, assume_scheme="https",
-                              help_text=AgentProfile._meta.get_field("base_url").help_text)
+    base_url = forms.URLField(
+        label=AgentProfile._meta.get_field("base_url").verbose_name,
+        required=False,
+        assume_scheme="https",
+        help_text=AgentProfile._meta.get_field("base_url").help_text,
+    )
 
     class Meta:
         model = AgentProfile
-        fields = "__all__"
+        fields = ("name", "persona", "base_url", "model", "api_key", "inboxes", "is_active")
         # The key is write-only: the form never sends a stored key back to the browser.
         widgets = {"api_key": forms.PasswordInput(render_value=False)}
 

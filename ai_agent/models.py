@@ -15,10 +15,13 @@ class AgentProfile(TimeStampedModel):
         _("persona"), blank=True, help_text=_("Who the agent is and how it speaks.")
     )
     base_url = models.URLField(
-        _("model base URL"), blank=True,
+        _("model base URL"),
+        blank=True,
         help_text=_("Any OpenAI-compatible endpoint; empty uses AI_BASE_URL."),
     )
-    model = models.CharField(_("model"), max_length=100, blank=True, help_text=_("Empty uses AI_MODEL."))
+    model = models.CharField(
+        _("model"), max_length=100, blank=True, help_text=_("Empty uses AI_MODEL.")
+    )
     api_key = EncryptedTextField(_("API key"), blank=True, help_text=_("Empty uses AI_API_KEY."))
     inboxes = models.ManyToManyField(
         Inbox, related_name="ai_agents", blank=True, verbose_name=_("inboxes served")

@@ -20,7 +20,9 @@ class DailyRollup(models.Model):
         verbose_name_plural = _("daily rollups")
         ordering = ["-day", "metric"]
         constraints = [
-            models.UniqueConstraint(fields=["metric", "day", "dimension"], name="rollup_metric_day_dim_unique")
+            models.UniqueConstraint(
+                fields=["metric", "day", "dimension"], name="rollup_metric_day_dim_unique"
+            )
         ]
 
     def __str__(self) -> str:

@@ -12,7 +12,10 @@ class ChannelAccountAdmin(admin.ModelAdmin):
     readonly_fields = ("uuid", "created_at", "updated_at")
     fieldsets = (
         (None, {"fields": ("name", "kind", "inbox", "is_active")}),
-        (_("Connection"), {"fields": ("uuid", "public_key", "credentials", "webhook_secret", "settings")}),
+        (
+            _("Connection"),
+            {"fields": ("uuid", "public_key", "credentials", "webhook_secret", "settings")},
+        ),
         (_("Dates"), {"fields": ("created_at", "updated_at")}),
     )
 

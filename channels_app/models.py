@@ -29,7 +29,9 @@ class ChannelAccount(TimeStampedModel):
         Inbox, on_delete=models.PROTECT, related_name="channel", verbose_name=_("inbox")
     )
     # Identifies a widget in `<script data-channel="...">`; public by design.
-    public_key = models.CharField(_("public key"), max_length=32, unique=True, default=new_public_key)
+    public_key = models.CharField(
+        _("public key"), max_length=32, unique=True, default=new_public_key
+    )
     credentials = EncryptedJSONField(_("credentials"), default=dict, blank=True)
     webhook_secret = EncryptedTextField(_("webhook secret"), default=new_webhook_secret, blank=True)
     settings = models.JSONField(_("settings"), default=dict, blank=True)
@@ -49,7 +51,10 @@ class InboundEvent(models.Model):
     (channel, dedupe_key) is unique, so a replay is recognised by the database."""
 
     channel = models.ForeignKey(
-        ChannelAccount, on_delete=models.CASCADE, related_name="inbound_events", verbose_name=_("channel")
+        ChannelAccount,
+        on_delete=models.CASCADE,
+        related_name="inbound_events",
+        verbose_name=_("channel"),
     )
     dedupe_key = models.CharField(_("dedupe key"), max_length=255)
     payload = models.JSONField(_("payload"))
@@ -61,7 +66,9 @@ class InboundEvent(models.Model):
         verbose_name = _("inbound event")
         verbose_name_plural = _("inbound events")
         constraints = [
-            models.UniqueConstraint(fields=["channel", "dedupe_key"], name="inbound_event_dedupe_unique")
+            models.UniqueConstraint(
+                fields=["channel", "dedupe_key"], name="inbound_event_dedupe_unique"
+            )
         ]
         indexes = [
             models.Index(

@@ -6,9 +6,9 @@ import json
 from functools import cache
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from django import forms
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django import forms
 from django.db import models
 
 

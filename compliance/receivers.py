@@ -27,7 +27,9 @@ def audit_logout(sender, request, user, **kwargs) -> None:
 def audit_login_failed(sender, credentials, request=None, **kwargs) -> None:
     # Only the identifier: the password (and any other credential) is never recorded.
     identifier = credentials.get("email") or credentials.get("username") or ""
-    audit_log_record(action="login_failed", ip_address=_ip(request), data={"email": str(identifier)[:254]})
+    audit_log_record(
+        action="login_failed", ip_address=_ip(request), data={"email": str(identifier)[:254]}
+    )
 
 
 @receiver(user_role_changed)
@@ -37,9 +39,13 @@ def audit_role_changed(sender, user, role, actor, **kwargs) -> None:
 
 @receiver(api_token_created)
 def audit_token_created(sender, token, actor, **kwargs) -> None:
-    audit_log_record(action="api_token_created", actor=actor, target=token, data={"name": token.name})
+    audit_log_record(
+        action="api_token_created", actor=actor, target=token, data={"name": token.name}
+    )
 
 
 @receiver(api_token_revoked)
 def audit_token_revoked(sender, token, actor, **kwargs) -> None:
-    audit_log_record(action="api_token_revoked", actor=actor, target=token, data={"name": token.name})
+    audit_log_record(
+        action="api_token_revoked", actor=actor, target=token, data={"name": token.name}
+    )

@@ -15,7 +15,7 @@ from inbox.enums import MessageDirection, SenderType
 from inbox.models import Conversation, Inbox, Team
 from inbox.services import conversation_create, message_append
 
-DEMO_PASSWORD = "switchboard-demo"
+DEMO_PASSWORD = "switchboard-demo"  # noqa: S105 (documented demo login)
 
 
 @dataclass(frozen=True)
@@ -33,21 +33,41 @@ DEMO_USERS = [
 ]
 
 DEMO_CONVERSATIONS = [
-    ("王芳", [(IdentityKind.EMAIL, "wang.fang@example.cn")], LeadStatus.NEW, [
-        (SenderType.CUSTOMER, "你好，请问你们的产品支持微信接入吗？"),
-        (SenderType.AGENT, "您好！支持的，微信公众号和企业微信客服都可以接入。"),
-    ]),
-    ("John Miller", [(IdentityKind.PHONE, "+14155550123")], LeadStatus.QUALIFIED, [
-        (SenderType.CUSTOMER, "Hi, do you ship to Canada?"),
-        (SenderType.AGENT, "Yes, we ship to Canada within 5 business days."),
-        (SenderType.CUSTOMER, "Great, thanks!"),
-    ]),
-    ("Aiko Tanaka", [(IdentityKind.WEB_VISITOR, "demo-visitor-aiko")], LeadStatus.NONE, [
-        (SenderType.CUSTOMER, "Where can I find my invoice?"),
-    ]),
-    ("<script>alert(1)</script>", [(IdentityKind.WEB_VISITOR, "demo-visitor-hostile")], LeadStatus.NONE, [
-        (SenderType.CUSTOMER, "<img src=x onerror=alert(1)> is shown as text, never run"),
-    ]),
+    (
+        "王芳",
+        [(IdentityKind.EMAIL, "wang.fang@example.cn")],
+        LeadStatus.NEW,
+        [
+            (SenderType.CUSTOMER, "你好，请问你们的产品支持微信接入吗？"),
+            (SenderType.AGENT, "您好！支持的，微信公众号和企业微信客服都可以接入。"),
+        ],
+    ),
+    (
+        "John Miller",
+        [(IdentityKind.PHONE, "+14155550123")],
+        LeadStatus.QUALIFIED,
+        [
+            (SenderType.CUSTOMER, "Hi, do you ship to Canada?"),
+            (SenderType.AGENT, "Yes, we ship to Canada within 5 business days."),
+            (SenderType.CUSTOMER, "Great, thanks!"),
+        ],
+    ),
+    (
+        "Aiko Tanaka",
+        [(IdentityKind.WEB_VISITOR, "demo-visitor-aiko")],
+        LeadStatus.NONE,
+        [
+            (SenderType.CUSTOMER, "Where can I find my invoice?"),
+        ],
+    ),
+    (
+        "<script>alert(1)</script>",
+        [(IdentityKind.WEB_VISITOR, "demo-visitor-hostile")],
+        LeadStatus.NONE,
+        [
+            (SenderType.CUSTOMER, "<img src=x onerror=alert(1)> is shown as text, never run"),
+        ],
+    ),
 ]
 
 
@@ -57,7 +77,9 @@ def demo_seed() -> dict[str, int]:
     for demo in DEMO_USERS:
         user = User.objects.filter(email=demo.email).first()
         if user is None:
-            user = user_create(email=demo.email, password=DEMO_PASSWORD, role=demo.role, display_name=demo.name)
+            user = user_create(
+                email=demo.email, password=DEMO_PASSWORD, role=demo.role, display_name=demo.name
+            )
         users[demo.email] = user
 
     team, _ = Team.objects.get_or_create(name="Support")
@@ -72,14 +94,18 @@ def demo_seed() -> dict[str, int]:
     agents = [users["agent1@example.com"], users["agent2@example.com"]]
     for index, (name, identities, lead_status, messages) in enumerate(DEMO_CONVERSATIONS):
         kind, value = identities[0]
-        identity = Identity.objects.filter(kind=kind, value=value).select_related("customer").first()
+        identity = (
+            Identity.objects.filter(kind=kind, value=value).select_related("customer").first()
+        )
         if identity is not None:
             continue  # seeded before
         customer = Customer.objects.create(display_name=name, lead_status=lead_status)
         for kind, value in identities:
             Identity.objects.create(customer=customer, kind=kind, value=value, verified=False)
         assignee = agents[index % 2] if index < 2 else None
-        conversation = conversation_create(inbox=inbox, customer=customer, team=team, assignee=assignee)
+        conversation = conversation_create(
+            inbox=inbox, customer=customer, team=team, assignee=assignee
+        )
         for sender_type, body in messages:
             is_customer = sender_type == SenderType.CUSTOMER
             message_append(

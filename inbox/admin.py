@@ -31,7 +31,16 @@ class MessageInline(admin.TabularInline):
 
 @admin.register(Conversation)
 class ConversationAdmin(admin.ModelAdmin):
-    list_display = ("uuid", "customer", "inbox", "status", "priority", "handler", "assignee", "last_message_at")
+    list_display = (
+        "uuid",
+        "customer",
+        "inbox",
+        "status",
+        "priority",
+        "handler",
+        "assignee",
+        "last_message_at",
+    )
     list_filter = ("status", "priority", "handler", "inbox", "team")
     search_fields = ("uuid", "customer__display_name")
     raw_id_fields = ("customer", "assignee")

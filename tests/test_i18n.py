@@ -30,20 +30,40 @@ def test_the_compiled_catalog_matches_the_source():
     }
 
 
-@pytest.mark.skipif(shutil.which("xgettext") is None, reason="GNU gettext is not installed (CI installs it)")
+@pytest.mark.skipif(
+    shutil.which("xgettext") is None, reason="GNU gettext is not installed (CI installs it)"
+)
 def test_every_translatable_string_in_the_code_is_in_the_catalog(tmp_path):
     """makemessages into a copy of the catalog must add nothing new."""
     copy = tmp_path / "locale"
     shutil.copytree(ROOT / "locale", copy)
     subprocess.run(
         [
-            str(ROOT / ".venv" / "bin" / "python"), "manage.py", "makemessages", "-l", "zh_Hans",
-            "--ignore", ".venv", "--ignore", ".tools", "--ignore", "var", "--ignore", "tests",
-            "--ignore", "bench", "--no-obsolete",
+            str(ROOT / ".venv" / "bin" / "python"),
+            "manage.py",
+            "makemessages",
+            "-l",
+            "zh_Hans",
+            "--ignore",
+            ".venv",
+            "--ignore",
+            ".tools",
+            "--ignore",
+            "var",
+            "--ignore",
+            "tests",
+            "--ignore",
+            "bench",
+            "--no-obsolete",
         ],
-        cwd=ROOT, check=True, capture_output=True,
-        env={"PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": "config.settings.test",
-             "DATABASE_URL": "postgresql://unused@127.0.0.1/unused"},
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "DJANGO_SETTINGS_MODULE": "config.settings.test",
+            "DATABASE_URL": "postgresql://unused@127.0.0.1/unused",
+        },
     )
     try:
         po = polib.pofile(str(CATALOG / "django.po"))

@@ -18,7 +18,9 @@ def test_production_refuses_the_default_secret_key():
 
 def test_production_refuses_a_short_secret_key():
     result = run_python(
-        SETUP, DJANGO_SETTINGS_MODULE=PRODUCTION, SECRET_KEY="short-key",
+        SETUP,
+        DJANGO_SETTINGS_MODULE=PRODUCTION,
+        SECRET_KEY="short-key",
         FIELD_ENCRYPTION_KEY=Fernet.generate_key().decode(),
     )
     assert result.returncode != 0
@@ -27,7 +29,9 @@ def test_production_refuses_a_short_secret_key():
 
 def test_production_requires_a_field_encryption_key():
     result = run_python(
-        SETUP, DJANGO_SETTINGS_MODULE=PRODUCTION, SECRET_KEY=secrets.token_urlsafe(64),
+        SETUP,
+        DJANGO_SETTINGS_MODULE=PRODUCTION,
+        SECRET_KEY=secrets.token_urlsafe(64),
         FIELD_ENCRYPTION_KEY="",
     )
     assert result.returncode != 0
@@ -37,8 +41,11 @@ def test_production_requires_a_field_encryption_key():
 def test_production_starts_with_proper_secrets_and_debug_off():
     code = SETUP + "; from django.conf import settings; print('DEBUG', settings.DEBUG)"
     result = run_python(
-        code, DJANGO_SETTINGS_MODULE=PRODUCTION, SECRET_KEY=secrets.token_urlsafe(64),
-        FIELD_ENCRYPTION_KEY=Fernet.generate_key().decode(), DEBUG="",
+        code,
+        DJANGO_SETTINGS_MODULE=PRODUCTION,
+        SECRET_KEY=secrets.token_urlsafe(64),
+        FIELD_ENCRYPTION_KEY=Fernet.generate_key().decode(),
+        DEBUG="",
     )
     assert result.returncode == 0, result.stderr
     assert "started" in result.stdout

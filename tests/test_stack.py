@@ -61,7 +61,7 @@ def _stop(process: subprocess.Popen) -> tuple[int, list[psutil.Process]]:
     children = psutil.Process(process.pid).children(recursive=True)
     process.send_signal(signal.SIGINT)
     code = process.wait(timeout=60)
-    gone, alive = psutil.wait_procs(children, timeout=15)
+    _gone, alive = psutil.wait_procs(children, timeout=15)
     return code, alive
 
 
@@ -84,7 +84,9 @@ def test_run_without_redis_falls_back_to_memory_and_stops_cleanly(fresh_database
         assert "Demo logins" in banner and "switchboard-demo" in banner
         ready = _check_pages(f"http://127.0.0.1:{port}")
         assert ready["channel_layer"] == "memory" and ready["tasks"] == "eager"
-        names = " ".join(" ".join(p.cmdline()) for p in psutil.Process(process.pid).children(recursive=True))
+        names = " ".join(
+            " ".join(p.cmdline()) for p in psutil.Process(process.pid).children(recursive=True)
+        )
         assert "uvicorn" in names and "celery" not in names
     finally:
         code, alive = _stop(process)
@@ -100,7 +102,9 @@ def test_run_with_redis_starts_web_worker_and_beat_and_stops_them_all(fresh_data
         assert "WARNING" not in banner
         ready = _check_pages(f"http://127.0.0.1:{port}")
         assert ready["channel_layer"] == "redis" and ready["tasks"] == "celery"
-        names = " ".join(" ".join(p.cmdline()) for p in psutil.Process(process.pid).children(recursive=True))
+        names = " ".join(
+            " ".join(p.cmdline()) for p in psutil.Process(process.pid).children(recursive=True)
+        )
         assert "uvicorn" in names and " worker " in names and " beat" in names
     finally:
         code, alive = _stop(process)

@@ -65,4 +65,6 @@ def json_not_found(request, exception=None):
 
 
 def json_server_error(request):
-    return JsonResponse(error_body("server_error", _("Something went wrong on our side.")), status=500)
+    return JsonResponse(
+        error_body("server_error", _("Something went wrong on our side.")), status=500
+    )

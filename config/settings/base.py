@@ -13,7 +13,7 @@ env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 # Used only when SECRET_KEY is not set; production settings refuse to start with it.
-INSECURE_DEFAULT_SECRET_KEY = "django-insecure-switchboard-development-key-do-not-use-in-production"
+INSECURE_DEFAULT_SECRET_KEY = "django-insecure-switchboard-development-key-do-not-use-in-production"  # noqa: S105
 SECRET_KEY = env("SECRET_KEY", default="") or INSECURE_DEFAULT_SECRET_KEY
 DEBUG = env.bool("DEBUG", default=False)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
@@ -90,7 +90,11 @@ TEMPLATES = [
 # --- Database -----------------------------------------------------------------------
 # DATABASE_URL is required: `make run` and `make test` set it to the embedded PostgreSQL
 # when the environment does not.
-DATABASES = {"default": env.db_url("DATABASE_URL", default="postgresql://postgres@127.0.0.1:5432/switchboard")}
+DATABASES = {
+    "default": env.db_url(
+        "DATABASE_URL", default="postgresql://postgres@127.0.0.1:5432/switchboard"
+    )
+}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=0)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -268,6 +272,11 @@ SECURE_REFERRER_POLICY = "same-origin"
 LOG_LEVEL = env("LOG_LEVEL", default="INFO")
 LOG_FORMAT = env("LOG_FORMAT", default="text")  # "text" (readable) or "json"
 # Values that must never reach a log line, masked by common.logging.RedactSecretsFilter.
-SECRET_SETTINGS_FOR_REDACTION = ["SECRET_KEY", "AI_API_KEY", "EMAIL_HOST_PASSWORD", "FIELD_ENCRYPTION_KEY"]
+SECRET_SETTINGS_FOR_REDACTION = [
+    "SECRET_KEY",
+    "AI_API_KEY",
+    "EMAIL_HOST_PASSWORD",
+    "FIELD_ENCRYPTION_KEY",
+]
 
 LOGGING = build_logging_config(fmt=LOG_FORMAT, level=LOG_LEVEL)

@@ -26,7 +26,9 @@ def test_a_token_from_the_command_authenticates_its_user(api_client, agent):
     token = ApiToken.objects.get(user=agent)
     assert token.last_used_at is not None
     # Only the digest is stored: the key itself is nowhere in the row.
-    assert key not in (token.key_digest, token.key_prefix) and token.key_digest == ApiToken.digest(key)
+    assert key not in (token.key_digest, token.key_prefix) and token.key_digest == ApiToken.digest(
+        key
+    )
 
 
 def test_the_command_explains_an_unknown_user():
@@ -37,7 +39,9 @@ def test_the_command_explains_an_unknown_user():
 def test_revoked_expired_and_wrong_tokens_are_refused(api_client, agent):
     revoked, revoked_key = api_token_create(user=agent, name="old")
     api_token_revoke(token=revoked)
-    _, expired_key = api_token_create(user=agent, name="temp", expires_at=timezone.now() - timedelta(minutes=1))
+    _, expired_key = api_token_create(
+        user=agent, name="temp", expires_at=timezone.now() - timedelta(minutes=1)
+    )
     for key in (revoked_key, expired_key, "sb_not-a-real-key"):
         response = _me(api_client, key)
         assert response.status_code == 401

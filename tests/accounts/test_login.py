@@ -32,7 +32,11 @@ def test_admin_login_goes_through_the_same_sign_in(client):
 def test_open_sign_up_is_closed(client):
     response = client.post(
         "/accounts/signup/",
-        {"email": "stranger@example.com", "password1": "x-Very-long-pw-123", "password2": "x-Very-long-pw-123"},
+        {
+            "email": "stranger@example.com",
+            "password1": "x-Very-long-pw-123",
+            "password2": "x-Very-long-pw-123",
+        },
     )
     from accounts.models import User
 
@@ -83,7 +87,9 @@ def test_totp_is_asked_after_the_password_when_enabled(client, supervisor):
     assert response.url == "/accounts/2fa/authenticate/"
     assert client.get("/console/").status_code == 302  # not signed in yet
 
-    response = client.post("/accounts/2fa/authenticate/", {"code": "000000" if _totp(secret) != "000000" else "111111"})
+    response = client.post(
+        "/accounts/2fa/authenticate/", {"code": "000000" if _totp(secret) != "000000" else "111111"}
+    )
     assert response.status_code == 200  # wrong code: asked again
     response = client.post("/accounts/2fa/authenticate/", {"code": _totp(secret)})
     assert response.status_code == 302

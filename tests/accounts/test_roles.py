@@ -10,7 +10,9 @@ pytestmark = pytest.mark.django_db
 
 
 def test_each_role_is_a_group_with_explicit_permissions():
-    groups = {group.name: group for group in Group.objects.prefetch_related("permissions__content_type")}
+    groups = {
+        group.name: group for group in Group.objects.prefetch_related("permissions__content_type")
+    }
     assert set(groups) >= {"admin", "supervisor", "agent"}
 
     def perms(role):
@@ -38,7 +40,9 @@ def test_setting_a_role_replaces_the_previous_one_and_sets_admin_site_access(
     assert user.role == Role.SUPERVISOR
     assert user.is_staff
     assert list(user.groups.values_list("name", flat=True)) == ["supervisor"]
-    entry = AuditLogEntry.objects.filter(action="role_changed", target_id=str(user.pk)).latest("created_at")
+    entry = AuditLogEntry.objects.filter(action="role_changed", target_id=str(user.pk)).latest(
+        "created_at"
+    )
     assert entry.actor == admin_user and entry.data == {"role": "supervisor"}
 
 

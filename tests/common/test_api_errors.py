@@ -37,7 +37,9 @@ def test_bad_cursor_is_a_clear_error_not_a_crash(api_client, agent):
 def test_validation_errors_carry_per_field_details():
     token = request_id_var.set("req-validation-1")
     try:
-        response = api_exception_handler(exceptions.ValidationError({"email": ["Enter a valid email."]}), {})
+        response = api_exception_handler(
+            exceptions.ValidationError({"email": ["Enter a valid email."]}), {}
+        )
     finally:
         request_id_var.reset(token)
     assert response.status_code == 400

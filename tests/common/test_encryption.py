@@ -19,11 +19,15 @@ def _raw(column: str, pk: int) -> str:
 
 
 def _channel(**kwargs) -> ChannelAccount:
-    return ChannelAccount.objects.create(kind=ChannelKind.TELEGRAM, name="Bot", inbox=InboxFactory(), **kwargs)
+    return ChannelAccount.objects.create(
+        kind=ChannelKind.TELEGRAM, name="Bot", inbox=InboxFactory(), **kwargs
+    )
 
 
 def test_credentials_and_secrets_are_encrypted_at_rest():
-    channel = _channel(credentials={"bot_token": "123456:SECRET-TOKEN"}, webhook_secret="hook-secret-value")
+    channel = _channel(
+        credentials={"bot_token": "123456:SECRET-TOKEN"}, webhook_secret="hook-secret-value"
+    )
     assert "SECRET-TOKEN" not in _raw("credentials", channel.pk)
     assert "hook-secret-value" not in _raw("webhook_secret", channel.pk)
     stored = ChannelAccount.objects.get(pk=channel.pk)
@@ -35,7 +39,10 @@ def test_keys_can_be_rotated_without_losing_stored_secrets(settings):
     old_key, new_key = Fernet.generate_key().decode(), Fernet.generate_key().decode()
     settings.FIELD_ENCRYPTION_KEY = [old_key]
     channel = _channel(credentials={"token": "abc"})
-    settings.FIELD_ENCRYPTION_KEY = [new_key, old_key]  # new key first: encrypts; old still decrypts
+    settings.FIELD_ENCRYPTION_KEY = [
+        new_key,
+        old_key,
+    ]  # new key first: encrypts; old still decrypts
     assert ChannelAccount.objects.get(pk=channel.pk).credentials == {"token": "abc"}
     channel.save()
     token = _raw("credentials", channel.pk)

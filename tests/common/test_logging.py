@@ -17,7 +17,10 @@ def test_every_response_carries_a_request_id(client):
 
 
 def test_a_safe_caller_request_id_is_kept_and_an_unsafe_one_replaced(client):
-    assert client.get("/healthz", HTTP_X_REQUEST_ID="proxy-abc-123456")["X-Request-ID"] == "proxy-abc-123456"
+    assert (
+        client.get("/healthz", HTTP_X_REQUEST_ID="proxy-abc-123456")["X-Request-ID"]
+        == "proxy-abc-123456"
+    )
     replaced = client.get("/healthz", HTTP_X_REQUEST_ID="bad\nid <script>")["X-Request-ID"]
     assert replaced != "bad\nid <script>" and len(replaced) == 32
 
@@ -64,9 +67,16 @@ def test_text_lines_in_development_are_readable():
     assert "INFO" in line and "[-]" in line and line.endswith("hello")
 
 
-@override_settings(AI_API_KEY="sk-live-very-secret-key-123", EMAIL_HOST_PASSWORD="smtp-password-456")
+@override_settings(
+    AI_API_KEY="sk-live-very-secret-key-123", EMAIL_HOST_PASSWORD="smtp-password-456"
+)
 def test_secrets_never_reach_a_log_line():
-    line = _formatted("text", "calling model with key %s and smtp %s", "sk-live-very-secret-key-123", "smtp-password-456")
+    line = _formatted(
+        "text",
+        "calling model with key %s and smtp %s",
+        "sk-live-very-secret-key-123",
+        "smtp-password-456",
+    )
     assert "sk-live-very-secret-key-123" not in line
     assert "smtp-password-456" not in line
     assert line.count("[redacted]") == 2

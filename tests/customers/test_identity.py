@@ -9,9 +9,13 @@ pytestmark = pytest.mark.django_db
 
 
 def test_the_database_refuses_one_identity_for_two_customers():
-    Identity.objects.create(customer=CustomerFactory(), kind=IdentityKind.PHONE, value="+8613800138000")
+    Identity.objects.create(
+        customer=CustomerFactory(), kind=IdentityKind.PHONE, value="+8613800138000"
+    )
     with pytest.raises(IntegrityError):
-        Identity.objects.create(customer=CustomerFactory(), kind=IdentityKind.PHONE, value="+8613800138000")
+        Identity.objects.create(
+            customer=CustomerFactory(), kind=IdentityKind.PHONE, value="+8613800138000"
+        )
 
 
 def test_the_same_value_may_exist_under_different_kinds():

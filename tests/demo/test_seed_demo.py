@@ -12,7 +12,12 @@ pytestmark = pytest.mark.django_db
 
 
 def _counts():
-    return (User.objects.count(), Customer.objects.count(), Conversation.objects.count(), Message.objects.count())
+    return (
+        User.objects.count(),
+        Customer.objects.count(),
+        Conversation.objects.count(),
+        Message.objects.count(),
+    )
 
 
 def test_seed_demo_is_idempotent_and_prints_the_logins():
@@ -34,14 +39,20 @@ def test_demo_users_sign_in_with_their_roles(client):
         "agent1@example.com": "agent",
         "agent2@example.com": "agent",
     }
-    response = client.post("/accounts/login/", {"login": "agent1@example.com", "password": DEMO_PASSWORD})
+    response = client.post(
+        "/accounts/login/", {"login": "agent1@example.com", "password": DEMO_PASSWORD}
+    )
     assert response.status_code == 302
 
 
 def test_hostile_names_and_messages_are_shown_as_text(client):
     call_command("seed_demo", stdout=StringIO())
     client.force_login(User.objects.get(email="supervisor@example.com"))
-    for path in ("/console/", "/admin/customers/customer/", f"/admin/inbox/conversation/{Conversation.objects.get(customer__display_name='<script>alert(1)</script>').pk}/change/"):
+    for path in (
+        "/console/",
+        "/admin/customers/customer/",
+        f"/admin/inbox/conversation/{Conversation.objects.get(customer__display_name='<script>alert(1)</script>').pk}/change/",
+    ):
         page = client.get(path).content.decode()
         assert "<script>alert(1)</script>" not in page, path
         assert "<img src=x onerror" not in page, path

@@ -23,13 +23,13 @@ class UserFactory(factory.django.DjangoModelFactory):
             user_set_role(user=obj, role=Role(extracted))
 
 
-def AgentFactory(**kwargs) -> User:  # noqa: N802 (reads like the other factories)
+def AgentFactory(**kwargs) -> User:
     return UserFactory(role=Role.AGENT, **kwargs)
 
 
-def SupervisorFactory(**kwargs) -> User:  # noqa: N802
+def SupervisorFactory(**kwargs) -> User:
     return UserFactory(role=Role.SUPERVISOR, **kwargs)
 
 
-def AdminFactory(**kwargs) -> User:  # noqa: N802
+def AdminFactory(**kwargs) -> User:
     return UserFactory(role=Role.ADMIN, **kwargs)

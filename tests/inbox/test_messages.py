@@ -49,8 +49,12 @@ def test_concurrent_writers_get_distinct_consecutive_numbers_and_no_duplicates()
         try:
             barrier.wait()
             for i in range(5):
-                # Half the writers retry the same client ids, as a client after a lost response would.
-                _append(Conversation.objects.get(pk=conversation.pk), f"{n}-{i}", client_id=f"{n % 4}-{i}")
+                # Pairs of writers share client ids, like a client retrying after a lost response.
+                _append(
+                    Conversation.objects.get(pk=conversation.pk),
+                    f"{n}-{i}",
+                    client_id=f"{n % 4}-{i}",
+                )
         except BaseException as exc:
             errors.append(exc)
         finally:

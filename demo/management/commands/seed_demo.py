@@ -9,9 +9,8 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         counts = demo_seed()
         self.stdout.write(
-            "Demo data ready: {users} users, {customers} customers, {conversations} conversations.".format(
-                **counts
-            )
+            "Demo data ready: {users} users, {customers} customers, "
+            "{conversations} conversations.".format(**counts)
         )
         for demo in DEMO_USERS:
             self.stdout.write(f"  {demo.role.value:<11} {demo.email:<26} password: {DEMO_PASSWORD}")

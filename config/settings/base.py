@@ -270,7 +270,7 @@ SECURE_REFERRER_POLICY = "same-origin"
 
 # --- Logging ----------------------------------------------------------------------------
 LOG_LEVEL = env("LOG_LEVEL", default="INFO")
-LOG_FORMAT = env("LOG_FORMAT", default="text")  # "text" (readable) or "json"
+LOG_FORMAT = env("LOG_FORMAT", default="text")  # "text" (readable) or "json"; production: json
 # Values that must never reach a log line, masked by common.logging.RedactSecretsFilter.
 SECRET_SETTINGS_FOR_REDACTION = [
     "SECRET_KEY",

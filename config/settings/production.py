@@ -3,7 +3,15 @@
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
-from .base import FIELD_ENCRYPTION_KEY, INSECURE_DEFAULT_SECRET_KEY, SECRET_KEY, STORAGES, env
+from .base import (
+    FIELD_ENCRYPTION_KEY,
+    INSECURE_DEFAULT_SECRET_KEY,
+    LOG_LEVEL,
+    SECRET_KEY,
+    STORAGES,
+    build_logging_config,
+    env,
+)
 
 if SECRET_KEY == INSECURE_DEFAULT_SECRET_KEY or SECRET_KEY.startswith("django-insecure"):
     raise ImproperlyConfigured(
@@ -30,3 +38,6 @@ CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=True)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
+
+# One JSON object a line for log collectors, unless LOG_FORMAT says otherwise.
+LOGGING = build_logging_config(fmt=env("LOG_FORMAT", default="json"), level=LOG_LEVEL)

@@ -43,8 +43,8 @@ def permissions_for(role: str, permission_model):
             matching = matching.filter(content_type__app_label=app_label)
         if model != "*":
             matching = matching.filter(content_type__model=model)
-        codenames = [p.pk for p in matching if p.codename.split("_", 1)[0] in actions]
-        query = query | permission_model.objects.filter(pk__in=codenames)
+        pks = [p.pk for p in matching if p.codename.split("_", 1)[0] in actions]
+        query = query | permission_model.objects.filter(pk__in=pks)
     return query
 
 

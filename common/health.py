@@ -27,8 +27,6 @@ def check_migrations() -> str | None:
 
 
 def check_redis() -> str | None:
-    if not settings.USE_REDIS:
-        return None  # in-memory fallback chosen at start-up, nothing to reach
     import redis
 
     client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1, socket_timeout=1)
@@ -41,12 +39,16 @@ def check_redis() -> str | None:
     return None
 
 
-def readiness() -> dict[str, str]:
+def readiness() -> tuple[bool, dict[str, str]]:
+    """(ready, {check: "ok" or what is wrong})."""
     database = check_database()
-    results = {
+    problems = {
         "database": database,
         # Migration state needs the database; don't report the same outage twice.
         "migrations": check_migrations() if database is None else "skipped: database unreachable",
-        "redis": check_redis(),
+        "redis": check_redis() if settings.USE_REDIS else None,
     }
-    return {name: problem or "ok" for name, problem in results.items()}
+    checks = {name: problem or "ok" for name, problem in problems.items()}
+    if not settings.USE_REDIS:
+        checks["redis"] = "not used: in-memory fallback"
+    return not any(problems.values()), checks

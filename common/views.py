@@ -19,8 +19,7 @@ def healthz(request):
 @require_GET
 def readyz(request):
     """Ready to serve: database reachable, migrations applied, Redis reachable."""
-    checks = readiness()
-    ready = all(value == "ok" for value in checks.values())
+    ready, checks = readiness()
     body = {
         "status": "ready" if ready else "not_ready",
         "checks": checks,

@@ -84,6 +84,7 @@ def test_run_without_redis_falls_back_to_memory_and_stops_cleanly(fresh_database
         assert "Demo logins" in banner and "switchboard-demo" in banner
         ready = _check_pages(f"http://127.0.0.1:{port}")
         assert ready["channel_layer"] == "memory" and ready["tasks"] == "eager"
+        assert ready["checks"]["redis"] == "not used: in-memory fallback"
         names = " ".join(
             " ".join(p.cmdline()) for p in psutil.Process(process.pid).children(recursive=True)
         )

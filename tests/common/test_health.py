@@ -57,18 +57,8 @@ def test_readyz_fails_when_redis_is_down(django_db_setup):
     assert body["checks"]["redis"].endswith("redis unreachable")
 
 
-def test_readyz_fails_when_migrations_are_not_applied(django_db_blocker):
-    from django.db import connection
-
-    name = "switchboard_unmigrated_check"
-    with django_db_blocker.unblock(), connection.cursor() as cursor:
-        cursor.execute(f"DROP DATABASE IF EXISTS {name}")
-        cursor.execute(f"CREATE DATABASE {name}")
-    try:
-        status, body = _readyz_in_subprocess(DATABASE_URL=database_url_for(name))
-    finally:
-        with django_db_blocker.unblock(), connection.cursor() as cursor:
-            cursor.execute(f"DROP DATABASE IF EXISTS {name}")
+def test_readyz_fails_when_migrations_are_not_applied(empty_database):
+    status, body = _readyz_in_subprocess(DATABASE_URL=empty_database)
     assert status == 503
     assert body["checks"]["database"] == "ok"
     assert "migration(s) not applied" in body["checks"]["migrations"]

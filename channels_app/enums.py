@@ -14,3 +14,20 @@ class ChannelKind(models.TextChoices):
     WECOM = "wecom", _("WeCom customer service")
     DOUYIN = "douyin", _("Douyin")
     API = "api", _("API")
+
+
+class FieldRequirement(models.TextChoices):
+    OFF = "off", _("Not asked")
+    OPTIONAL = "optional", _("Optional")
+    REQUIRED = "required", _("Required")
+
+
+class WidgetPosition(models.TextChoices):
+    RIGHT = "right", _("Bottom right")
+    LEFT = "left", _("Bottom left")
+
+
+class WidgetLanguage(models.TextChoices):
+    AUTO = "auto", _("Follow the visitor's browser")
+    EN = "en", _("English")
+    ZH_HANS = "zh-hans", _("Simplified Chinese")

@@ -1,14 +1,32 @@
 from django.urls import path
 
 from accounts.api import MeApi
-from inbox.api import ConversationDetailApi, ConversationListApi
+from inbox import api as inbox_api
+
+CONVERSATION = "conversations/<uuid:uuid>/"
 
 urlpatterns = [
     path("me/", MeApi.as_view(), name="api-me"),
-    path("conversations/", ConversationListApi.as_view(), name="api-conversation-list"),
+    path("conversations/", inbox_api.ConversationListApi.as_view(), name="api-conversation-list"),
+    path(CONVERSATION, inbox_api.ConversationDetailApi.as_view(), name="api-conversation-detail"),
     path(
-        "conversations/<uuid:uuid>/",
-        ConversationDetailApi.as_view(),
-        name="api-conversation-detail",
+        CONVERSATION + "messages/",
+        inbox_api.MessageListCreateApi.as_view(),
+        name="api-conversation-messages",
+    ),
+    path(
+        CONVERSATION + "attachments/",
+        inbox_api.AttachmentCreateApi.as_view(),
+        name="api-conversation-attachments",
+    ),
+    path(
+        CONVERSATION + "read/",
+        inbox_api.ConversationReadApi.as_view(),
+        name="api-conversation-read",
+    ),
+    path(
+        CONVERSATION + "typing/",
+        inbox_api.ConversationTypingApi.as_view(),
+        name="api-conversation-typing",
     ),
 ]

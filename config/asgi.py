@@ -10,9 +10,16 @@ django_asgi_app = get_asgi_application()  # set up Django before importing consu
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from django.urls import path  # noqa: E402
 
-# The live-chat consumers (console and widget) add their routes here.
-websocket_urlpatterns: list = []
+from channels_app.widget.consumers import WidgetConsumer  # noqa: E402
+from inbox.consumers import ConsoleConsumer  # noqa: E402
+
+websocket_urlpatterns = [
+    path("ws/console/", ConsoleConsumer.as_asgi()),
+    # The widget's page is framed from our own origin, so the origin check holds for it too.
+    path("ws/widget/<str:public_key>/", WidgetConsumer.as_asgi()),
+]
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,

@@ -7,6 +7,7 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from common import views as common_views
+from inbox import views as inbox_views
 
 
 def admin_login(request, extra_context=None):
@@ -30,6 +31,9 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
     path("console/", include("inbox.urls", namespace="console")),
+    path("files/<str:token>/", inbox_views.attachment_download, name="attachment-download"),
+    path("", include("channels_app.widget.urls")),
+    path("demo/", include("demo.urls")),
     path("api/v1/", include("config.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

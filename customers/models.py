@@ -39,6 +39,9 @@ class Identity(TimeStampedModel):
     kind = models.CharField(_("kind"), max_length=32, choices=IdentityKind.choices)
     value = models.CharField(_("value"), max_length=255, help_text=_("Normalised value."))
     verified = models.BooleanField(_("verified"), default=False)
+    # What the source told us about this identity and has not been verified, e.g. the
+    # user a website reports for its widget visitor (`Switchboard('setUser', ...)`).
+    details = models.JSONField(_("details"), default=dict, blank=True)
 
     class Meta:
         verbose_name = _("identity")

@@ -8,7 +8,7 @@ from accounts.enums import Role
 from accounts.models import User
 from accounts.services import user_create
 from channels_app.enums import ChannelKind
-from channels_app.models import ChannelAccount
+from channels_app.models import ChannelAccount, WidgetConfig
 from customers.enums import IdentityKind, LeadStatus
 from customers.models import Customer, Identity
 from inbox.enums import MessageDirection, SenderType
@@ -16,6 +16,7 @@ from inbox.models import Conversation, Inbox, Team
 from inbox.services import conversation_create, message_append
 
 DEMO_PASSWORD = "switchboard-demo"  # noqa: S105 (documented demo login)
+DEMO_WIDGET_KEY = "demo-website"
 
 
 @dataclass(frozen=True)
@@ -86,9 +87,17 @@ def demo_seed() -> dict[str, int]:
     team.members.add(users["agent1@example.com"], users["agent2@example.com"])
     inbox, _ = Inbox.objects.get_or_create(name="Website")
     inbox.teams.add(team)
-    ChannelAccount.objects.get_or_create(
+    channel, _ = ChannelAccount.objects.get_or_create(
         inbox=inbox,
-        defaults={"kind": ChannelKind.WEB, "name": "Website chat", "public_key": "demo-website"},
+        defaults={"kind": ChannelKind.WEB, "name": "Website chat", "public_key": DEMO_WIDGET_KEY},
+    )
+    WidgetConfig.objects.get_or_create(
+        channel=channel,
+        defaults={
+            "title": "Acme Coffee",
+            "greeting": "Hi! Ask us anything about our coffee, orders or delivery.",
+            "away_message": "We are away right now. Leave a message and we will reply here.",
+        },
     )
 
     agents = [users["agent1@example.com"], users["agent2@example.com"]]

@@ -1,53 +1,227 @@
+"""The console's and integrations' REST API for conversations and messages."""
+
 from django.http import Http404
-from drf_spectacular.utils import extend_schema
-from rest_framework import serializers
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.exceptions import ValidationError
 from rest_framework.generics import ListAPIView
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from common.api.errors import ErrorResponseSerializer
+from common.api.pagination import CreatedCursorPagination
 
-from .models import Conversation
-from .selectors import conversation_get, conversation_list
+from .files import AttachmentRejected, attachment_check
+from .selectors import conversation_get, conversation_list_for_view, message_list
+from .serializers import (
+    AttachmentInputSerializer,
+    ConversationDetailSerializer,
+    ConversationSerializer,
+    MessageInputSerializer,
+    MessagePageSerializer,
+    MessageSerializer,
+    ReadInputSerializer,
+    TypingInputSerializer,
+    client_id_from,
+)
+from .services import conversation_mark_read, conversation_typing, message_send
+
+# Files agents may send (the widget's own limits apply to what visitors send).
+AGENT_ATTACHMENT_TYPES = [
+    "image/jpeg",
+    "image/png",
+    "image/gif",
+    "image/webp",
+    "application/pdf",
+    "text/plain",
+    "application/zip",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+]
+AGENT_ATTACHMENT_MAX_BYTES = 25 * 2**20
+ERRORS = {400: ErrorResponseSerializer, 401: ErrorResponseSerializer, 404: ErrorResponseSerializer}
 
 
-class ConversationOutputSerializer(serializers.ModelSerializer):
-    id = serializers.UUIDField(source="uuid")
-    inbox = serializers.CharField(source="inbox.name")
-    customer = serializers.CharField(source="customer.__str__")
-    assignee = serializers.EmailField(source="assignee.email", allow_null=True, default=None)
-
-    class Meta:
-        model = Conversation
-        fields = [
-            "id",
-            "inbox",
-            "customer",
-            "status",
-            "priority",
-            "handler",
-            "assignee",
-            "last_seq",
-            "last_message_at",
-            "created_at",
-        ]
+class ConversationPagination(CreatedCursorPagination):
+    ordering = ("-last_message_at", "-id")
 
 
-@extend_schema(summary="Conversations the user may see, newest first (cursor-paginated)")
+def _conversation_or_404(request, uuid):
+    conversation = conversation_get(user=request.user, uuid=uuid)
+    if conversation is None:
+        raise Http404
+    return conversation
+
+
+@extend_schema(
+    summary="Conversations the user may see, most recent activity first (cursor-paginated)",
+    parameters=[
+        OpenApiParameter(
+            "view",
+            str,
+            enum=["all", "mine", "unassigned"],
+            description="`mine`: assigned to me; `unassigned`; `all` (default): all I may see.",
+        ),
+        OpenApiParameter("status", str, enum=["open", "pending", "snoozed", "resolved"]),
+    ],
+)
 class ConversationListApi(ListAPIView):
-    serializer_class = ConversationOutputSerializer
+    serializer_class = ConversationSerializer
+    pagination_class = ConversationPagination
 
     def get_queryset(self):
-        return conversation_list(user=self.request.user)
+        view = self.request.query_params.get("view", "all")
+        if view not in ("all", "mine", "unassigned"):
+            raise ValidationError({"view": [_("Use all, mine or unassigned.")]})
+        conversations = conversation_list_for_view(user=self.request.user, view=view)
+        if state := self.request.query_params.get("status"):
+            conversations = conversations.filter(status=state)
+        return conversations
 
 
 class ConversationDetailApi(APIView):
     @extend_schema(
-        summary="One conversation",
-        responses={200: ConversationOutputSerializer, 404: ErrorResponseSerializer},
+        summary="One conversation, with its customer and where it came from",
+        responses={200: ConversationDetailSerializer, **ERRORS},
     )
     def get(self, request, uuid):
-        conversation = conversation_get(user=request.user, uuid=uuid)
-        if conversation is None:
-            raise Http404
-        return Response(ConversationOutputSerializer(conversation).data)
+        conversation = _conversation_or_404(request, uuid)
+        return Response(ConversationDetailSerializer(conversation).data)
+
+
+def _seq_param(request, name: str) -> int | None:
+    value = request.query_params.get(name)
+    if value in (None, ""):
+        return None
+    try:
+        number = int(value)
+    except ValueError:
+        raise ValidationError({name: [_("Must be a whole number.")]}) from None
+    if number < 0:
+        raise ValidationError({name: [_("Must be a whole number.")]})
+    return number
+
+
+def message_page_params(request) -> dict:
+    limit = _seq_param(request, "limit")
+    return {
+        "after": _seq_param(request, "after"),
+        "before": _seq_param(request, "before"),
+        "limit": min(limit or 50, 200),
+    }
+
+
+MESSAGE_PAGE_PARAMETERS = [
+    OpenApiParameter("after", int, description="Messages after this seq, oldest first."),
+    OpenApiParameter("before", int, description="The page of messages before this seq."),
+    OpenApiParameter("limit", int, description="Page size, at most 200 (default 50)."),
+]
+
+
+class MessageListCreateApi(APIView):
+    @extend_schema(
+        summary="A conversation's messages by seq",
+        description=(
+            "Without parameters: the newest page. `after=N` resumes after the last seq a "
+            "client holds (after a reconnect or on seeing a gap); `before=N` loads older "
+            "history. Results are always in seq order."
+        ),
+        parameters=MESSAGE_PAGE_PARAMETERS,
+        responses={200: MessagePageSerializer, **ERRORS},
+    )
+    def get(self, request, uuid):
+        conversation = _conversation_or_404(request, uuid)
+        messages, has_more = message_list(conversation=conversation, **message_page_params(request))
+        return Response(MessagePageSerializer({"results": messages, "has_more": has_more}).data)
+
+    @extend_schema(
+        summary="Reply to the customer",
+        description="201 when stored, 200 when the client_id was seen before (nothing stored).",
+        request=MessageInputSerializer,
+        responses={201: MessageSerializer, 200: MessageSerializer, **ERRORS},
+    )
+    def post(self, request, uuid):
+        conversation = _conversation_or_404(request, uuid)
+        data = MessageInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        message, created = message_send(
+            conversation=conversation,
+            author=request.user,
+            body=data.validated_data["body"],
+            client_id=client_id_from(request, data.validated_data),
+        )
+        return Response(
+            MessageSerializer(message).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+
+class AttachmentCreateApi(APIView):
+    parser_classes = [MultiPartParser, FormParser]
+
+    @extend_schema(
+        summary="Send a file to the customer",
+        request={"multipart/form-data": AttachmentInputSerializer},
+        responses={201: MessageSerializer, 200: MessageSerializer, **ERRORS},
+    )
+    def post(self, request, uuid):
+        conversation = _conversation_or_404(request, uuid)
+        data = AttachmentInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            upload = attachment_check(
+                data.validated_data["file"],
+                allowed_types=AGENT_ATTACHMENT_TYPES,
+                max_bytes=AGENT_ATTACHMENT_MAX_BYTES,
+            )
+        except AttachmentRejected as rejected:
+            raise ValidationError({"file": [str(rejected)]}) from None
+        message, created = message_send(
+            conversation=conversation,
+            author=request.user,
+            body=data.validated_data["body"],
+            client_id=client_id_from(request, data.validated_data),
+            attachments=[upload],
+        )
+        return Response(
+            MessageSerializer(message).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+
+class ConversationReadApi(APIView):
+    parser_classes = [JSONParser]
+
+    @extend_schema(
+        summary="Mark the conversation read up to a seq",
+        request=ReadInputSerializer,
+        responses={200: ConversationSerializer, **ERRORS},
+    )
+    def post(self, request, uuid):
+        conversation = _conversation_or_404(request, uuid)
+        data = ReadInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        conversation = conversation_mark_read(
+            conversation=conversation, reader="agent", seq=data.validated_data["seq"]
+        )
+        return Response(ConversationSerializer(conversation).data)
+
+
+class ConversationTypingApi(APIView):
+    parser_classes = [JSONParser]
+
+    @extend_schema(
+        summary="Show the customer that an agent is typing (or has stopped)",
+        request=TypingInputSerializer,
+        responses={204: None, **ERRORS},
+    )
+    def post(self, request, uuid):
+        conversation = _conversation_or_404(request, uuid)
+        data = TypingInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        conversation_typing(
+            conversation=conversation, typing=data.validated_data["typing"], agent=request.user
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)

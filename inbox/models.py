@@ -2,6 +2,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from common.models import TimeStampedModel
@@ -84,6 +85,14 @@ class Conversation(TimeStampedModel):
     # The seq of the newest message; the next message takes last_seq + 1 under a row lock.
     last_seq = models.PositiveIntegerField(_("last message number"), default=0, editable=False)
     last_message_at = models.DateTimeField(_("last message at"), null=True, blank=True)
+    last_message_preview = models.CharField(_("last message"), max_length=200, blank=True)
+    # Read state, as the newest seq each side has read; unread_count counts the customer's
+    # messages after agent_read_seq, kept with the message that changes it.
+    agent_read_seq = models.PositiveIntegerField(_("read by agents up to"), default=0)
+    customer_read_seq = models.PositiveIntegerField(_("read by the customer up to"), default=0)
+    unread_count = models.PositiveIntegerField(_("unread messages"), default=0)
+    # Where the conversation started: page URL, referrer, UTM parameters, user agent, language.
+    source = models.JSONField(_("source"), default=dict, blank=True)
 
     class Meta:
         verbose_name = _("conversation")
@@ -143,3 +152,34 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.seq} {self.body[:60]}"
+
+
+def attachment_path(attachment: "Attachment", filename: str) -> str:
+    # The stored name never contains the uploader's file name (kept in `name` instead).
+    return f"attachments/{attachment.created_at:%Y/%m}/{attachment.uuid.hex}"
+
+
+class Attachment(models.Model):
+    """A file sent with a message; served only through signed links (`inbox.files`)."""
+
+    uuid = models.UUIDField(_("public id"), default=uuid.uuid4, unique=True, editable=False)
+    message = models.ForeignKey(
+        Message, on_delete=models.CASCADE, related_name="attachments", verbose_name=_("message")
+    )
+    file = models.FileField(_("file"), upload_to=attachment_path, max_length=255)
+    name = models.CharField(_("file name"), max_length=255)
+    content_type = models.CharField(_("type"), max_length=100)
+    size = models.PositiveBigIntegerField(_("size in bytes"))
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("attachment")
+        verbose_name_plural = _("attachments")
+        ordering = ["message", "pk"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_image(self) -> bool:
+        return self.content_type.startswith("image/")

@@ -3,7 +3,7 @@ from django.db.models import Q, QuerySet
 from accounts.enums import Role
 from accounts.models import User
 
-from .models import Conversation
+from .models import Conversation, Message
 
 SEE_ALL_ROLES = {Role.ADMIN, Role.SUPERVISOR}
 
@@ -35,3 +35,49 @@ def conversation_list(*, user: User) -> QuerySet[Conversation]:
 
 def conversation_get(*, user: User, uuid) -> Conversation | None:
     return conversation_list(user=user).filter(uuid=uuid).first()
+
+
+def conversation_list_for_view(*, user: User, view: str) -> QuerySet[Conversation]:
+    """The console's tabs: "mine", "unassigned" or "all" (everything the user may see)."""
+    conversations = conversation_list(user=user)
+    if view == "mine":
+        conversations = conversations.filter(assignee=user)
+    elif view == "unassigned":
+        conversations = conversations.filter(assignee__isnull=True)
+    return conversations
+
+
+def message_list(
+    *,
+    conversation: Conversation,
+    after: int | None = None,
+    before: int | None = None,
+    limit: int = 50,
+) -> tuple[list[Message], bool]:
+    """Messages in `seq` order: the first `limit` after `after`, or the last `limit` before
+    `before` (or the newest when neither is given). Returns (messages, has_more)."""
+    messages = (
+        Message.objects.filter(conversation=conversation)
+        .select_related("author")
+        .prefetch_related("attachments")
+    )
+    if after is not None:
+        page = list(messages.filter(seq__gt=after).order_by("seq")[: limit + 1])
+        return page[:limit], len(page) > limit
+    if before is not None:
+        messages = messages.filter(seq__lt=before)
+    page = list(messages.order_by("-seq")[: limit + 1])
+    return list(reversed(page[:limit])), len(page) > limit
+
+
+def realtime_groups_for_user(*, user: User) -> list[str]:
+    """The realtime groups a console socket joins: the same paths as
+    `conversation_visibility_filter`, so a user hears of exactly what they may see."""
+    from . import realtime
+
+    groups = [realtime.user_group(user.pk)]
+    if user.role in SEE_ALL_ROLES:
+        groups.append(realtime.STAFF_GROUP)
+    groups += [f"inbox.{pk}" for pk in user.inboxes.values_list("pk", flat=True)]
+    groups += [f"team.{pk}" for pk in user.teams.values_list("pk", flat=True)]
+    return groups

@@ -212,6 +212,7 @@ def command_run(host: str, port: int) -> int:
             "REDIS_URL": redis_url,
             "DJANGO_SETTINGS_MODULE": "config.settings.development",
             "DEBUG": os.environ.get("DEBUG", "true"),
+            "PUBLIC_URL": os.environ.get("PUBLIC_URL", f"http://{host}:{port}"),
             "PYTHONUNBUFFERED": "1",
         }
         with_redis = redis_answers(redis_url)

@@ -18,6 +18,8 @@ SECRET_KEY = env("SECRET_KEY", default="") or INSECURE_DEFAULT_SECRET_KEY
 DEBUG = env.bool("DEBUG", default=False)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+# The address websites and providers reach this server at (embed code, webhook URLs).
+PUBLIC_URL = env("PUBLIC_URL", default="").rstrip("/")
 
 # Fernet keys (comma-separated; the first encrypts, all decrypt, so keys can be rotated).
 FIELD_ENCRYPTION_KEY = [key for key in env.list("FIELD_ENCRYPTION_KEY", default=[]) if key]
@@ -208,7 +210,16 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "common.api.errors.api_exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_THROTTLE_RATES": {},
+    # Widget limits: per IP generous enough for a whole office behind one address, per
+    # visitor far above what a person types. A 429 tells the widget how long to wait.
+    "DEFAULT_THROTTLE_RATES": {
+        "widget_ip": env("WIDGET_RATE_PER_IP", default="1200/min"),
+        "widget_visitor": env("WIDGET_RATE_PER_VISITOR", default="120/min"),
+        "widget_send": env("WIDGET_SEND_RATE_PER_VISITOR", default="30/min"),
+        "widget_new_visitor": env("WIDGET_NEW_VISITORS_PER_IP", default="60/min"),
+    },
+    # Proxies in front of the app (0: REMOTE_ADDR is the client); rate limits key on it.
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Switchboard API",

@@ -1,7 +1,7 @@
 """The test suite: the real PostgreSQL and Redis, fast password hashing."""
 
 from .base import *  # noqa: F403
-from .base import CACHES
+from .base import CACHES, DATABASES, env
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # Each test run gets its own cache key space so counters (rate limits) never leak between runs.
@@ -9,3 +9,6 @@ CACHES["default"]["KEY_PREFIX"] = "sb-test"
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 WHITENOISE_USE_FINDERS = True
 STATIC_ROOT = None  # whitenoise serves from the apps' folders
+# Lets several suites run side by side on one server (each with its own test database).
+if _test_database_name := env("TEST_DATABASE_NAME", default=""):
+    DATABASES["default"]["TEST"] = {"NAME": _test_database_name}

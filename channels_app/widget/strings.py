@@ -1,0 +1,38 @@
+"""The widget's words, translated on the server into the language the frame is rendered
+in, so the widget follows the same catalog as the rest of the product."""
+
+from django.utils.translation import gettext as _
+
+
+def widget_strings() -> dict[str, str]:
+    return {
+        "open": _("Open chat"),
+        "close": _("Close chat"),
+        "default_title": _("Chat with us"),
+        "placeholder": _("Write a message…"),
+        "send": _("Send"),
+        "attach": _("Attach a file"),
+        "emoji": _("Emoji"),
+        "typing": _("%(name)s is typing…"),
+        "someone": _("Support"),
+        "you": _("You"),
+        "sending": _("Sending…"),
+        "sent": _("Sent"),
+        "read": _("Read"),
+        "failed": _("Not sent. Tap to retry."),
+        "offline": _("You are offline. Messages will be sent when the connection is back."),
+        "reconnecting": _("Reconnecting…"),
+        "away": _("We are away right now. Leave a message and we will reply here."),
+        "rate_limited": _("You are sending messages too quickly. Please wait %(seconds)s seconds."),
+        "file_too_large": _("The file is too large: the limit is %(mb)s MB."),
+        "file_type": _("This type of file cannot be sent here."),
+        "error": _("Something went wrong. Please try again."),
+        "prechat_intro": _("Tell us a little about you to start the chat."),
+        "name": _("Name"),
+        "email": _("Email"),
+        "phone": _("Phone"),
+        "required": _("Required"),
+        "start": _("Start chat"),
+        "unread": _("%(count)s new messages"),
+        "load_older": _("Load earlier messages"),
+    }

@@ -1,0 +1,58 @@
+"""The console's socket. It authenticates, joins the groups of what the user may see
+and forwards pushes; every write goes through the REST API."""
+
+import json
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from .presence import agent_present
+from .selectors import realtime_groups_for_user
+
+# Close codes in the application range (4000-4999) that clients act on.
+CLOSE_UNAUTHENTICATED = 4401
+
+
+class ConsoleConsumer(AsyncJsonWebsocketConsumer):
+    groups_joined: list[str]
+
+    async def connect(self):
+        self.groups_joined = []
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated or not user.is_active:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        groups = await database_sync_to_async(self._groups_for)(user)
+        if not groups:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        for group in groups:
+            await self.channel_layer.group_add(group, self.channel_name)
+        self.groups_joined = groups
+        await self.accept()
+        await database_sync_to_async(agent_present)(user_id=user.pk)
+        await self.send_json({"type": "ready"})
+
+    @staticmethod
+    def _groups_for(user) -> list[str]:
+        return realtime_groups_for_user(user=user) if user.role else []
+
+    async def disconnect(self, code):
+        for group in self.groups_joined:
+            await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def receive_json(self, content, **kwargs):
+        # The only message a console sends is its heartbeat, which keeps the agent present.
+        if isinstance(content, dict) and content.get("type") == "ping":
+            await database_sync_to_async(agent_present)(user_id=self.scope["user"].pk)
+            await self.send_json({"type": "pong"})
+
+    @classmethod
+    async def decode_json(cls, text_data):
+        try:
+            return json.loads(text_data)
+        except ValueError:
+            return None  # ignored, like any message we do not expect
+
+    async def push(self, message):
+        await self.send_json(message["event"])

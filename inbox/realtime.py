@@ -1,0 +1,139 @@
+"""The only place that pushes to browsers. Services call these functions from
+`transaction.on_commit`, so nothing is pushed that the database does not hold.
+
+A push is a hint: the channel layer delivers at most once, so every client keeps the
+newest `seq` it has and fetches from the REST API after a reconnect or on seeing a gap.
+
+Groups:
+- `staff`: supervisors and admins (they see every conversation);
+- `inbox.<id>`, `team.<id>`, `user.<id>`: agents, by the paths in
+  `selectors.conversation_visibility_filter`;
+- `visitor.<customer id>.<inbox id>`: the widget of that customer on that inbox's channel.
+"""
+
+import asyncio
+import logging
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+
+from accounts.models import User
+
+from .models import Conversation, Message
+
+logger = logging.getLogger(__name__)
+
+STAFF_GROUP = "staff"
+# The consumer method that forwards an event to its socket (`push` → `Consumer.push`).
+PUSH = "push"
+
+
+def user_group(user_id: int) -> str:
+    return f"user.{user_id}"
+
+
+def visitor_group(*, customer_id: int, inbox_id: int) -> str:
+    return f"visitor.{customer_id}.{inbox_id}"
+
+
+def agent_groups(conversation: Conversation) -> list[str]:
+    """Every group whose members may see this conversation."""
+    groups = [STAFF_GROUP, f"inbox.{conversation.inbox_id}"]
+    groups += [f"team.{team_id}" for team_id in _inbox_team_ids(conversation.inbox_id)]
+    if conversation.team_id:
+        groups.append(f"team.{conversation.team_id}")
+    if conversation.assignee_id:
+        groups.append(user_group(conversation.assignee_id))
+    return list(dict.fromkeys(groups))
+
+
+def _inbox_team_ids(inbox_id: int) -> list[int]:
+    from .models import Inbox
+
+    return list(
+        Inbox.teams.through.objects.filter(inbox_id=inbox_id).values_list("team_id", flat=True)
+    )
+
+
+def _send(groups: list[str], event: dict) -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        return
+
+    async def send_all():
+        message = {"type": PUSH, "event": event}
+        await asyncio.gather(*(layer.group_send(group, message) for group in groups))
+
+    try:
+        async_to_sync(send_all)()
+    except Exception:
+        # Clients catch up by seq; a failed push must not fail the write that is committed.
+        logger.warning("Realtime push of %s failed", event.get("type"), exc_info=True)
+
+
+def push_message_created(message: Message) -> None:
+    from .serializers import (
+        ConversationSerializer,
+        CustomerMessageSerializer,
+        MessageSerializer,
+    )
+
+    conversation = Conversation.objects.select_related("customer", "inbox", "assignee", "team").get(
+        pk=message.conversation_id
+    )
+    message.conversation = conversation
+    _send(
+        agent_groups(conversation),
+        {
+            "type": "message.created",
+            "conversation": ConversationSerializer(conversation).data,
+            "message": MessageSerializer(message).data,
+        },
+    )
+    _send(
+        [visitor_group(customer_id=conversation.customer_id, inbox_id=conversation.inbox_id)],
+        {
+            "type": "message.created",
+            "conversation": str(conversation.uuid),
+            "message": CustomerMessageSerializer(message).data,
+        },
+    )
+
+
+def push_conversation_updated(conversation: Conversation) -> None:
+    from .serializers import ConversationSerializer
+
+    _send(
+        agent_groups(conversation),
+        {"type": "conversation.updated", "conversation": ConversationSerializer(conversation).data},
+    )
+
+
+def push_read(conversation: Conversation, *, reader: str, seq: int) -> None:
+    event = {"type": "read", "conversation": str(conversation.uuid), "reader": reader, "seq": seq}
+    _send(agent_groups(conversation), event)
+    _send(
+        [visitor_group(customer_id=conversation.customer_id, inbox_id=conversation.inbox_id)],
+        event,
+    )
+
+
+def push_typing(
+    conversation: Conversation, *, sender: str, typing: bool, agent: User | None = None
+) -> None:
+    event = {
+        "type": "typing",
+        "conversation": str(conversation.uuid),
+        "sender": sender,
+        "typing": typing,
+        "name": agent.display_name if agent else "",
+    }
+    if sender == "customer":
+        _send(agent_groups(conversation), event)
+    else:
+        _send(
+            [visitor_group(customer_id=conversation.customer_id, inbox_id=conversation.inbox_id)],
+            event,
+        )
+        # Other agents see that a colleague is typing too.
+        _send(agent_groups(conversation), {**event, "agent_id": agent.pk if agent else None})

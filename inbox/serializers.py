@@ -1,0 +1,217 @@
+"""The shapes of conversations and messages, shared by the REST API and the realtime
+pushes so that a client handles one format whichever way an item reaches it."""
+
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from accounts.models import User
+from customers.models import Customer, Identity
+
+from .files import attachment_url
+from .models import Attachment, Conversation, Message
+
+
+class UserRefSerializer(serializers.ModelSerializer):
+    name = serializers.CharField(source="__str__")
+
+    class Meta:
+        model = User
+        fields = ["id", "name"]
+
+
+class AttachmentSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="uuid")
+    is_image = serializers.BooleanField()
+    url = serializers.SerializerMethodField(help_text="Signed download link, valid for a day.")
+
+    class Meta:
+        model = Attachment
+        fields = ["id", "name", "content_type", "size", "is_image", "url"]
+
+    def get_url(self, attachment: Attachment) -> str:
+        return attachment_url(attachment)
+
+
+class MessageSerializer(serializers.ModelSerializer):
+    """A message as agents and integrations see it."""
+
+    author = UserRefSerializer(allow_null=True)
+    attachments = AttachmentSerializer(many=True)
+
+    class Meta:
+        model = Message
+        fields = [
+            "seq",
+            "client_id",
+            "direction",
+            "sender_type",
+            "author",
+            "body",
+            "attachments",
+            "created_at",
+        ]
+
+
+class CustomerMessageSerializer(serializers.ModelSerializer):
+    """A message as the customer's widget sees it: no staff emails or ids."""
+
+    author_name = serializers.SerializerMethodField()
+    client_id = serializers.SerializerMethodField(
+        help_text="The key the visitor sent it with; null on messages to the visitor."
+    )
+    attachments = AttachmentSerializer(many=True)
+
+    class Meta:
+        model = Message
+        fields = [
+            "seq",
+            "client_id",
+            "direction",
+            "sender_type",
+            "author_name",
+            "body",
+            "attachments",
+            "created_at",
+        ]
+
+    def get_author_name(self, message: Message) -> str:
+        return message.author.display_name if message.author else ""
+
+    def get_client_id(self, message: Message) -> str | None:
+        return message.client_id if message.direction == "in" else None
+
+
+class CustomerRefSerializer(serializers.ModelSerializer):
+    name = serializers.CharField(source="__str__")
+
+    class Meta:
+        model = Customer
+        fields = ["id", "name"]
+
+
+class ConversationSerializer(serializers.ModelSerializer):
+    """A conversation as the console's list shows it."""
+
+    id = serializers.UUIDField(source="uuid")
+    inbox = serializers.SerializerMethodField()
+    customer = CustomerRefSerializer()
+    assignee = UserRefSerializer(allow_null=True)
+    team = serializers.CharField(source="team.name", allow_null=True, default=None)
+
+    class Meta:
+        model = Conversation
+        fields = [
+            "id",
+            "inbox",
+            "customer",
+            "status",
+            "priority",
+            "handler",
+            "assignee",
+            "team",
+            "last_seq",
+            "last_message_at",
+            "last_message_preview",
+            "unread_count",
+            "agent_read_seq",
+            "customer_read_seq",
+            "created_at",
+        ]
+
+    @extend_schema_field(
+        {"type": "object", "properties": {"id": {"type": "integer"}, "name": {"type": "string"}}}
+    )
+    def get_inbox(self, conversation: Conversation) -> dict:
+        return {"id": conversation.inbox_id, "name": conversation.inbox.name}
+
+
+class IdentitySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Identity
+        fields = ["kind", "value", "verified", "details"]
+
+
+class CustomerDetailSerializer(serializers.ModelSerializer):
+    name = serializers.CharField(source="__str__")
+    identities = IdentitySerializer(many=True)
+
+    class Meta:
+        model = Customer
+        fields = [
+            "id",
+            "name",
+            "language",
+            "country",
+            "timezone",
+            "lead_status",
+            "first_seen_at",
+            "last_seen_at",
+            "identities",
+        ]
+
+
+class ConversationDetailSerializer(ConversationSerializer):
+    """One conversation with what we know of its customer and where it came from."""
+
+    customer = CustomerDetailSerializer()
+
+    class Meta(ConversationSerializer.Meta):
+        fields = [*ConversationSerializer.Meta.fields, "source"]
+
+
+CLIENT_ID_FIELD = {
+    "max_length": 64,
+    "regex": r"^[A-Za-z0-9_.:-]+$",
+    "help_text": (
+        "The sender's idempotency key (e.g. a UUID made on the client). A retry with the "
+        "same key returns the stored message instead of storing it twice. The "
+        "`Idempotency-Key` header is accepted instead."
+    ),
+}
+MAX_BODY_LENGTH = 10_000
+
+
+class MessageInputSerializer(serializers.Serializer):
+    client_id = serializers.RegexField(required=False, allow_null=True, **CLIENT_ID_FIELD)
+    body = serializers.CharField(max_length=MAX_BODY_LENGTH, trim_whitespace=False)
+
+    def validate_body(self, body: str) -> str:
+        if not body.strip():
+            raise serializers.ValidationError(_("Write a message first."))
+        return body
+
+
+class AttachmentInputSerializer(serializers.Serializer):
+    client_id = serializers.RegexField(required=False, allow_null=True, **CLIENT_ID_FIELD)
+    file = serializers.FileField()
+    body = serializers.CharField(
+        max_length=MAX_BODY_LENGTH, required=False, allow_blank=True, default=""
+    )
+
+
+class ReadInputSerializer(serializers.Serializer):
+    seq = serializers.IntegerField(min_value=0, help_text="The newest message seq read.")
+
+
+class TypingInputSerializer(serializers.Serializer):
+    typing = serializers.BooleanField()
+
+
+class MessagePageSerializer(serializers.Serializer):
+    results = MessageSerializer(many=True)
+    has_more = serializers.BooleanField()
+
+
+class CustomerMessagePageSerializer(serializers.Serializer):
+    results = CustomerMessageSerializer(many=True)
+    has_more = serializers.BooleanField()
+
+
+def client_id_from(request, data: dict) -> str | None:
+    """The body's client_id, else the Idempotency-Key header (validated the same way)."""
+    if data.get("client_id"):
+        return data["client_id"]
+    header = request.headers.get("Idempotency-Key", "").strip()
+    field = serializers.RegexField(**CLIENT_ID_FIELD)
+    return field.run_validation(header) if header else None

@@ -2,12 +2,13 @@
 and forwards pushes; every write goes through the REST API."""
 
 import json
+import uuid
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from .presence import agent_present
-from .selectors import realtime_groups_for_user
+from .selectors import conversation_get, realtime_groups_for_user
 
 # Close codes in the application range (4000-4999) that clients act on.
 CLOSE_UNAUTHENTICATED = 4401
@@ -18,18 +19,19 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
 
     async def connect(self):
         self.groups_joined = []
+        # Accepted before the checks, so that a refused client sees why (the close code)
+        # rather than a failed handshake.
+        await self.accept()
         user = self.scope.get("user")
-        if user is None or not user.is_authenticated or not user.is_active:
-            await self.close(code=CLOSE_UNAUTHENTICATED)
-            return
-        groups = await database_sync_to_async(self._groups_for)(user)
+        groups = []
+        if user is not None and user.is_authenticated and user.is_active:
+            groups = await database_sync_to_async(self._groups_for)(user)
         if not groups:
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
         for group in groups:
             await self.channel_layer.group_add(group, self.channel_name)
         self.groups_joined = groups
-        await self.accept()
         await database_sync_to_async(agent_present)(user_id=user.pk)
         await self.send_json({"type": "ready"})
 
@@ -43,9 +45,24 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
 
     async def receive_json(self, content, **kwargs):
         # The only message a console sends is its heartbeat, which keeps the agent present.
+        # Its answer carries the newest seq of the conversation the console has open, so a
+        # push lost at the end of a burst is noticed too (no later message would show it).
         if isinstance(content, dict) and content.get("type") == "ping":
-            await database_sync_to_async(agent_present)(user_id=self.scope["user"].pk)
-            await self.send_json({"type": "pong"})
+            pong = await database_sync_to_async(self._heartbeat)(content.get("conversation"))
+            await self.send_json(pong)
+
+    def _heartbeat(self, conversation_id) -> dict:
+        user = self.scope["user"]
+        agent_present(user_id=user.pk)
+        pong = {"type": "pong"}
+        if conversation_id:
+            try:
+                conversation = conversation_get(user=user, uuid=uuid.UUID(str(conversation_id)))
+            except ValueError:
+                conversation = None
+            if conversation is not None:
+                pong.update(conversation=str(conversation.uuid), last_seq=conversation.last_seq)
+        return pong
 
     @classmethod
     async def decode_json(cls, text_data):

@@ -13,8 +13,9 @@ Groups:
 
 import asyncio
 import logging
+import os
+import threading
 
-from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
 from accounts.models import User
@@ -55,17 +56,45 @@ def _inbox_team_ids(inbox_id: int) -> list[int]:
     )
 
 
+class _Publisher:
+    """One event loop per process, in a daemon thread, that every push goes through: the
+    channel layer keeps its Redis connections per event loop, so pushing from a fresh loop
+    each time (async_to_sync in a worker or a script) would reconnect on every message."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._pid: int | None = None
+
+    def loop(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._loop is None or self._pid != os.getpid():  # a forked worker starts anew
+                self._loop = asyncio.new_event_loop()
+                self._pid = os.getpid()
+                threading.Thread(
+                    target=self._loop.run_forever, name="realtime-publisher", daemon=True
+                ).start()
+            return self._loop
+
+    def send(self, groups: list[str], message: dict) -> None:
+        layer = get_channel_layer()
+        if layer is None:
+            return
+
+        async def send_all():
+            await asyncio.gather(*(layer.group_send(group, message) for group in groups))
+
+        future = asyncio.run_coroutine_threadsafe(send_all(), self.loop())
+        future.result(timeout=SEND_TIMEOUT_SECONDS)
+
+
+_publisher = _Publisher()
+SEND_TIMEOUT_SECONDS = 5
+
+
 def _send(groups: list[str], event: dict) -> None:
-    layer = get_channel_layer()
-    if layer is None:
-        return
-
-    async def send_all():
-        message = {"type": PUSH, "event": event}
-        await asyncio.gather(*(layer.group_send(group, message) for group in groups))
-
     try:
-        async_to_sync(send_all)()
+        _publisher.send(groups, {"type": PUSH, "event": event})
     except Exception:
         # Clients catch up by seq; a failed push must not fail the write that is committed.
         logger.warning("Realtime push of %s failed", event.get("type"), exc_info=True)

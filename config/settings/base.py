@@ -108,14 +108,29 @@ REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")
 USE_REDIS = env.bool("USE_REDIS", default=True)
 
 if USE_REDIS:
-    CHANNEL_LAYERS = {
-        "default": {
-            # Pub/sub delivers without the per-channel capacity that makes the list-based
-            # layer drop bursts; pushes are hints either way (clients resume by `seq`).
-            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": "sb:layer"},
+    # Pub/sub delivers without the per-channel capacity that makes the list-based layer
+    # drop bursts (bench/channel_layer_burst.py); pushes are hints either way, clients
+    # resume by `seq`. "list" (channels_redis.core, with CHANNEL_LAYER_CAPACITY) exists to
+    # measure that and to prove the clients recover from its drops.
+    CHANNEL_LAYER = env("CHANNEL_LAYER", default="pubsub")
+    if CHANNEL_LAYER == "list":
+        CHANNEL_LAYERS = {
+            "default": {
+                "BACKEND": "channels_redis.core.RedisChannelLayer",
+                "CONFIG": {
+                    "hosts": [REDIS_URL],
+                    "prefix": "sb:layer",
+                    "capacity": env.int("CHANNEL_LAYER_CAPACITY", default=100),
+                },
+            }
         }
-    }
+    else:
+        CHANNEL_LAYERS = {
+            "default": {
+                "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+                "CONFIG": {"hosts": [REDIS_URL], "prefix": "sb:layer"},
+            }
+        }
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",

@@ -32,9 +32,10 @@ def test_the_frame_sets_no_cookie_and_limits_who_may_embed_it(client):
 def test_the_frame_follows_the_browser_language_unless_the_channel_fixes_one(client):
     config = WidgetConfigFactory()
     path = reverse("widget-frame", args=[config.channel.public_key])
-    assert '"language": "zh-hans"' in client.get(
-        path, HTTP_ACCEPT_LANGUAGE="zh-CN,zh;q=0.9"
-    ).content.decode()
+    assert (
+        '"language": "zh-hans"'
+        in client.get(path, HTTP_ACCEPT_LANGUAGE="zh-CN,zh;q=0.9").content.decode()
+    )
     config.language = "en"
     config.save()
     assert '"language": "en"' in client.get(path, HTTP_ACCEPT_LANGUAGE="zh-CN").content.decode()

@@ -24,3 +24,36 @@ def test_message_append_benchmark_reports_against_its_baseline(django_db_setup):
     assert report["messages"] == 20
     assert report["baseline_bare_insert"]["median_ms"] > 0
     assert report["message_append"]["median_ms"] > 0
+
+
+def run_bench(script: str, *args: str):
+    from django.db import connection
+
+    code = (
+        f"import runpy, sys; sys.argv = ['bench', *{list(args)!r}];"
+        f"runpy.run_path('bench/{script}', run_name='__main__')"
+    )
+    result = run_python(
+        code,
+        DATABASE_URL=database_url_for(connection.settings_dict["NAME"]),
+        DJANGO_SETTINGS_MODULE="config.settings.test",
+    )
+    assert result.returncode == 0, result.stderr
+    return result
+
+
+def test_channel_layer_burst_benchmark_compares_both_layers(django_db_setup):
+    run_bench("channel_layer_burst.py", "--burst", "200", "--runs", "1")
+    report = json.loads((ROOT / "bench" / "results" / "channel_layer_burst.json").read_text())
+    assert report["burst"] == 200
+    ours = report["pubsub_layer"]["runs"][0]
+    assert ours["received"] + ours["lost"] == 200
+    assert report["baseline_list_layer_capacity_100"]["median_delivered_per_s"] > 0
+
+
+def test_widget_weight_benchmark_stays_within_the_target(django_db_setup):
+    result = run_bench("widget_weight.py")
+    report = json.loads((ROOT / "bench" / "results" / "widget_weight.json").read_text())
+    assert "frame page (HTML + settings)" in report["parts"], result.stdout
+    # A size, not a timing: deterministic, so the suite guards the 15 KB promise.
+    assert report["total"]["gzip_6"] <= 15 * 1024, result.stdout

@@ -1,7 +1,7 @@
 """The test suite: the real PostgreSQL and Redis, fast password hashing."""
 
 from .base import *  # noqa: F403
-from .base import CACHES, DATABASES, env
+from .base import CACHES, CHANNEL_LAYERS, DATABASES, env
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # Each test run gets its own cache key space so counters (rate limits) never leak between runs.
@@ -12,3 +12,7 @@ STATIC_ROOT = None  # whitenoise serves from the apps' folders
 # Lets several suites run side by side on one server (each with its own test database).
 if _test_database_name := env("TEST_DATABASE_NAME", default=""):
     DATABASES["default"]["TEST"] = {"NAME": _test_database_name}
+# Test servers and the suite push through their own layer namespace, never a `make run`'s.
+for _layer in CHANNEL_LAYERS.values():
+    if "CONFIG" in _layer:
+        _layer["CONFIG"]["prefix"] = "sb-test:layer"

@@ -6,14 +6,22 @@ from __future__ import annotations
 
 import contextlib
 import json
+import socket
 import time
 import uuid
+from collections import deque
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 import httpx
-from websockets.exceptions import ConnectionClosed
+from websockets.client import ClientProtocol
+from websockets.exceptions import ConnectionClosed, ConnectionClosedError
+from websockets.frames import Frame, Opcode
+from websockets.protocol import State
+from websockets.typing import Origin
+from websockets.uri import parse_uri
 
-from tests.live.clients import ws_connect
+from tests.live.clients import ws_connect, ws_url
 
 
 @dataclass
@@ -80,11 +88,15 @@ class Visitor:
         return response.json()
 
     @contextlib.contextmanager
-    def socket(self):
-        with ws_connect(self.base_url, f"/ws/widget/{self.key}/") as ws:
+    def socket(self, stalling: bool = False):
+        path = f"/ws/widget/{self.key}/"
+        ws = StallingClient(self.base_url, path) if stalling else ws_connect(self.base_url, path)
+        try:
             ws.send(json.dumps({"type": "auth", "token": self.token}))
             assert json.loads(ws.recv(timeout=5))["type"] == "ready"
             yield ws
+        finally:
+            ws.close()
 
 
 class Agent:
@@ -114,10 +126,84 @@ class Agent:
         return response.json()
 
     @contextlib.contextmanager
-    def socket(self):
-        with ws_connect(self.base_url, "/ws/console/", cookies=self.cookies) as ws:
+    def socket(self, stalling: bool = False):
+        path = "/ws/console/"
+        ws = (
+            StallingClient(self.base_url, path, self.cookies)
+            if stalling
+            else ws_connect(self.base_url, path, cookies=self.cookies)
+        )
+        try:
             assert json.loads(ws.recv(timeout=5))["type"] == "ready"
             yield ws
+        finally:
+            ws.close()
+
+
+class StallingClient:
+    """A real websocket client (websockets' sans-I/O protocol over a plain TCP socket with
+    a small, fixed receive buffer) that reads only when asked: while it is not asked, the
+    server's sends back up after a few MB, as for a slow phone. Same `send`/`recv` as the
+    sync client."""
+
+    def __init__(self, base_url: str, path: str, cookies: dict | None = None):
+        parts = urlsplit(base_url)
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 32 * 1024)
+        self.sock.connect((parts.hostname, parts.port))
+        self.protocol = ClientProtocol(
+            parse_uri(ws_url(base_url, path)), origin=Origin(base_url), max_size=None
+        )
+        request = self.protocol.connect()
+        if cookies:
+            request.headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in cookies.items())
+        self.protocol.send_request(request)
+        self._flush()
+        self.messages: deque[str] = deque()
+        self.fragments: list[bytes] = []
+        while self.protocol.state is State.CONNECTING:
+            self._read(timeout=10)
+        if self.protocol.handshake_exc is not None:
+            raise self.protocol.handshake_exc
+
+    def _flush(self) -> None:
+        for data in self.protocol.data_to_send():
+            if data:
+                self.sock.sendall(data)
+
+    def _read(self, timeout: float) -> None:
+        self.sock.settimeout(timeout)
+        try:
+            data = self.sock.recv(256 * 1024)
+        except TimeoutError:
+            raise
+        if not data:
+            self.protocol.receive_eof()
+            raise ConnectionClosedError(self.protocol.close_rcvd, self.protocol.close_sent)
+        self.protocol.receive_data(data)
+        for event in self.protocol.events_received():
+            if isinstance(event, Frame) and event.opcode in (Opcode.TEXT, Opcode.CONT):
+                self.fragments.append(event.data)
+                if event.fin:
+                    self.messages.append(b"".join(self.fragments).decode())
+                    self.fragments = []
+        self._flush()  # answers the server's pings
+
+    def send(self, text: str) -> None:
+        self.protocol.send_text(text.encode())
+        self._flush()
+
+    def recv(self, timeout: float) -> str:
+        deadline = time.monotonic() + timeout
+        while not self.messages:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError
+            self._read(remaining)
+        return self.messages.popleft()
+
+    def close(self) -> None:
+        self.sock.close()
 
 
 def next_event(ws, event_type: str, timeout: float = 5.0) -> dict:

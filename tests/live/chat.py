@@ -90,13 +90,10 @@ class Visitor:
     @contextlib.contextmanager
     def socket(self, stalling: bool = False):
         path = f"/ws/widget/{self.key}/"
-        ws = StallingClient(self.base_url, path) if stalling else ws_connect(self.base_url, path)
-        try:
+        with open_socket(self.base_url, path, None, stalling) as ws:
             ws.send(json.dumps({"type": "auth", "token": self.token}))
             assert json.loads(ws.recv(timeout=5))["type"] == "ready"
             yield ws
-        finally:
-            ws.close()
 
 
 class Agent:
@@ -127,17 +124,9 @@ class Agent:
 
     @contextlib.contextmanager
     def socket(self, stalling: bool = False):
-        path = "/ws/console/"
-        ws = (
-            StallingClient(self.base_url, path, self.cookies)
-            if stalling
-            else ws_connect(self.base_url, path, cookies=self.cookies)
-        )
-        try:
+        with open_socket(self.base_url, "/ws/console/", self.cookies, stalling) as ws:
             assert json.loads(ws.recv(timeout=5))["type"] == "ready"
             yield ws
-        finally:
-            ws.close()
 
 
 class StallingClient:
@@ -204,6 +193,19 @@ class StallingClient:
 
     def close(self) -> None:
         self.sock.close()
+
+
+@contextlib.contextmanager
+def open_socket(base_url: str, path: str, cookies: dict | None, stalling: bool):
+    if not stalling:
+        with ws_connect(base_url, path, cookies=cookies) as ws:
+            yield ws
+        return
+    ws = StallingClient(base_url, path, cookies)
+    try:
+        yield ws
+    finally:
+        ws.close()
 
 
 def next_event(ws, event_type: str, timeout: float = 5.0) -> dict:

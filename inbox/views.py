@@ -22,6 +22,7 @@ def console_strings() -> dict[str, str]:
         "all": _("All"),
         "mine": _("Mine"),
         "unassigned": _("Unassigned"),
+        "unread_count": _("%(count)s unread"),
         "empty_mine": _("Nothing is assigned to you right now."),
         "empty_unassigned": _("No unassigned conversations."),
         "empty_all": _("No conversations you can see yet."),

@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 from common.api.errors import ErrorResponseSerializer
 from common.api.pagination import CreatedCursorPagination
 
-from .files import AttachmentRejected, attachment_check
+from .files import AttachmentRejected, AttachmentUpload, attachment_check
 from .selectors import conversation_get, conversation_list_for_view, message_list
 from .serializers import (
     AttachmentInputSerializer,
@@ -46,6 +46,19 @@ ERRORS = {400: ErrorResponseSerializer, 401: ErrorResponseSerializer, 404: Error
 
 class ConversationPagination(CreatedCursorPagination):
     ordering = ("-last_message_at", "-id")
+
+
+def checked_attachment(upload, *, allowed_types: list[str], max_bytes: int) -> AttachmentUpload:
+    """The upload, or a 400 saying why it may not be sent."""
+    try:
+        return attachment_check(upload, allowed_types=allowed_types, max_bytes=max_bytes)
+    except AttachmentRejected as rejected:
+        raise ValidationError({"file": [str(rejected)]}) from None
+
+
+def message_response(data: dict, *, created: bool) -> Response:
+    """201 for a message stored now, 200 for one a retried client_id had stored before."""
+    return Response(data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 
 def _conversation_or_404(request, uuid):
@@ -152,10 +165,7 @@ class MessageListCreateApi(APIView):
             body=data.validated_data["body"],
             client_id=client_id_from(request, data.validated_data),
         )
-        return Response(
-            MessageSerializer(message).data,
-            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
-        )
+        return message_response(MessageSerializer(message).data, created=created)
 
 
 class AttachmentCreateApi(APIView):
@@ -170,14 +180,11 @@ class AttachmentCreateApi(APIView):
         conversation = _conversation_or_404(request, uuid)
         data = AttachmentInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            upload = attachment_check(
-                data.validated_data["file"],
-                allowed_types=AGENT_ATTACHMENT_TYPES,
-                max_bytes=AGENT_ATTACHMENT_MAX_BYTES,
-            )
-        except AttachmentRejected as rejected:
-            raise ValidationError({"file": [str(rejected)]}) from None
+        upload = checked_attachment(
+            data.validated_data["file"],
+            allowed_types=AGENT_ATTACHMENT_TYPES,
+            max_bytes=AGENT_ATTACHMENT_MAX_BYTES,
+        )
         message, created = message_send(
             conversation=conversation,
             author=request.user,
@@ -185,10 +192,7 @@ class AttachmentCreateApi(APIView):
             client_id=client_id_from(request, data.validated_data),
             attachments=[upload],
         )
-        return Response(
-            MessageSerializer(message).data,
-            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
-        )
+        return message_response(MessageSerializer(message).data, created=created)
 
 
 class ConversationReadApi(APIView):

@@ -20,7 +20,7 @@ from channels.layers import get_channel_layer
 
 from accounts.models import User
 
-from .models import Conversation, Message
+from .models import Conversation, Inbox, Message
 
 logger = logging.getLogger(__name__)
 
@@ -49,8 +49,6 @@ def agent_groups(conversation: Conversation) -> list[str]:
 
 
 def _inbox_team_ids(inbox_id: int) -> list[int]:
-    from .models import Inbox
-
     return list(
         Inbox.teams.through.objects.filter(inbox_id=inbox_id).values_list("team_id", flat=True)
     )

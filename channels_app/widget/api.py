@@ -13,8 +13,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from common.api.errors import ErrorResponseSerializer
-from inbox.api import MESSAGE_PAGE_PARAMETERS, message_page_params
-from inbox.files import AttachmentRejected, attachment_check
+from inbox.api import (
+    MESSAGE_PAGE_PARAMETERS,
+    checked_attachment,
+    message_page_params,
+    message_response,
+)
 from inbox.selectors import message_list
 from inbox.serializers import (
     AttachmentInputSerializer,
@@ -240,10 +244,7 @@ class WidgetMessagesApi(WidgetApiView):
             body=data.validated_data["body"],
             client_id=client_id_from(request, data.validated_data),
         )
-        return Response(
-            CustomerMessageSerializer(message).data,
-            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
-        )
+        return message_response(CustomerMessageSerializer(message).data, created=created)
 
 
 class WidgetAttachmentApi(WidgetApiView):
@@ -263,24 +264,18 @@ class WidgetAttachmentApi(WidgetApiView):
         data = AttachmentInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         config = widget_config_get(self.channel)
-        try:
-            upload = attachment_check(
-                data.validated_data["file"],
-                allowed_types=config.allowed_content_types,
-                max_bytes=config.attachment_max_mb * 2**20,
-            )
-        except AttachmentRejected as rejected:
-            raise ValidationError({"file": [str(rejected)]}) from None
+        upload = checked_attachment(
+            data.validated_data["file"],
+            allowed_types=config.allowed_content_types,
+            max_bytes=config.attachment_max_mb * 2**20,
+        )
         message, created = visitor_message_send(
             session=self.session,
             body=data.validated_data["body"],
             client_id=client_id_from(request, data.validated_data),
             attachments=[upload],
         )
-        return Response(
-            CustomerMessageSerializer(message).data,
-            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
-        )
+        return message_response(CustomerMessageSerializer(message).data, created=created)
 
 
 class WidgetReadApi(WidgetApiView):

@@ -45,3 +45,36 @@ def test_an_empty_origin_list_lets_any_site_embed(client):
     config = WidgetConfigFactory(allowed_origins="")
     response = client.get(reverse("widget-frame", args=[config.channel.public_key]))
     assert "frame-ancestors *" in response["Content-Security-Policy"]
+
+
+def test_admins_configure_the_widget_on_the_channel_page(client, admin_user, settings):
+    settings.PUBLIC_URL = "https://support.example.com"
+    config = WidgetConfigFactory()
+    client.force_login(admin_user)
+    page = client.get(f"/admin/channels_app/channelaccount/{config.channel.pk}/change/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "https://support.example.com/widget.js" in html
+    assert config.channel.public_key in html
+    assert 'name="widget-0-business_hours"' in html
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("color", "blue"),
+        ("allowed_origins", "shop.example.com/path"),
+        ("business_hours", {"monday": [["09:00", "18:00"]]}),
+        ("business_hours", {"mon": [["18:00", "09:00"]]}),
+        ("timezone", "Mars/Olympus"),
+        ("attachment_types", "image/png,image/svg+xml"),
+    ],
+)
+def test_widget_settings_are_validated(field, value):
+    from django.core.exceptions import ValidationError
+
+    config = WidgetConfigFactory()
+    setattr(config, field, value)
+    with pytest.raises(ValidationError) as error:
+        config.full_clean()
+    assert field in error.value.message_dict

@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.contrib import admin
+from django.db import models
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
@@ -10,6 +11,8 @@ from .models import ChannelAccount, InboundEvent, WidgetConfig
 class WidgetConfigInline(admin.StackedInline):
     model = WidgetConfig
     can_delete = False
+    # An avatar URL typed without a scheme means https.
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     verbose_name_plural = _("website widget")
     fieldsets = (
         (None, {"fields": ("title", "greeting", "color", "avatar_url", "position", "language")}),

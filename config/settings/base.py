@@ -70,8 +70,6 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "config.urls"
-# URLs typed without a scheme (e.g. the widget's avatar) mean https, as in Django 6.
-FORMS_URLFIELD_ASSUME_HTTPS = True
 ASGI_APPLICATION = "config.asgi.application"
 
 TEMPLATES = [

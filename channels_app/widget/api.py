@@ -174,8 +174,9 @@ class WidgetSessionApi(WidgetApiView):
         config = widget_config_get(self.channel)
         data = SessionInputSerializer(data=request.data, context={"config": config})
         data.is_valid(raise_exception=True)
-        token = data.validated_data.get("token") or None
-        if token is None or visitor_session_get(channel=self.channel, token=token) is None:
+        token = data.validated_data.get("token")
+        session = visitor_session_get(channel=self.channel, token=token) if token else None
+        if session is None:
             throttle = WidgetNewVisitorThrottle()
             if not throttle.allow_request(request, self):
                 self.throttled(request, throttle.wait())
@@ -185,7 +186,7 @@ class WidgetSessionApi(WidgetApiView):
         }
         session = visitor_session_start(
             channel=self.channel,
-            token=token,
+            session=session,
             context=context,
             profile=data.validated_data.get("profile"),
         )

@@ -101,14 +101,13 @@ def visitor_session_get(*, channel: ChannelAccount, token: str) -> VisitorSessio
 def visitor_session_start(
     *,
     channel: ChannelAccount,
-    token: str | None,
+    session: VisitorSession | None,
     context: dict,
     profile: dict | None = None,
 ) -> VisitorSession:
-    """Continues the visitor a valid token names, or starts a new anonymous one. `context`
-    (page, referrer, UTM, language, user agent) is kept for the next conversation's source;
-    `profile` holds what the pre-chat form asked (name, email, phone)."""
-    session = visitor_session_get(channel=channel, token=token) if token else None
+    """Continues `session` (from `visitor_session_get`), or starts a new anonymous visitor
+    when it is None. `context` (page, referrer, UTM, language, user agent) is kept for the
+    next conversation's source; `profile` holds what the pre-chat form asked."""
     now = timezone.now()
     if session is None:
         customer = Customer.objects.create(first_seen_at=now, last_seen_at=now)

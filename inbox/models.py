@@ -6,7 +6,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from common.models import TimeStampedModel
-from customers.models import Customer
+from customers.models import Customer, Identity
 
 from .enums import ConversationStatus, Handler, MessageDirection, Priority, SenderType
 
@@ -53,6 +53,16 @@ class Conversation(TimeStampedModel):
     )
     customer = models.ForeignKey(
         Customer, on_delete=models.PROTECT, related_name="conversations", verbose_name=_("customer")
+    )
+    # The identity the customer writes from here (their WhatsApp id, the widget visitor, an
+    # email address): where replies go, and what a widget session may see.
+    identity = models.ForeignKey(
+        Identity,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="conversations",
+        verbose_name=_("identity"),
     )
     status = models.CharField(
         _("status"),

@@ -2,6 +2,7 @@ from django.db.models import Q, QuerySet
 
 from accounts.enums import Role
 from accounts.models import User
+from customers.models import Customer
 
 from .models import Conversation, Message
 
@@ -35,6 +36,21 @@ def conversation_list(*, user: User) -> QuerySet[Conversation]:
 
 def conversation_get(*, user: User, uuid) -> Conversation | None:
     return conversation_list(user=user).filter(uuid=uuid).first()
+
+
+def customer_list(*, user: User) -> QuerySet[Customer]:
+    """The customers a user may see: everyone for supervisors and admins; for an agent,
+    those with a conversation the agent may see. Merged-away customers are left out."""
+    customers = Customer.objects.active()
+    if not user.is_authenticated or not user.is_active or user.role is None:
+        return customers.none()
+    if conversation_visibility_filter(user=user) is None:
+        return customers
+    return customers.filter(pk__in=conversation_list(user=user).values("customer_id"))
+
+
+def customer_get(*, user: User, uuid) -> Customer | None:
+    return customer_list(user=user).filter(uuid=uuid).first()
 
 
 def conversation_list_for_view(*, user: User, view: str) -> QuerySet[Conversation]:

@@ -5,7 +5,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import User
-from customers.models import Customer
+from customers.models import Customer, Identity
+from customers.services import customer_touch
 
 from . import realtime
 from .enums import ConversationStatus, MessageDirection, SenderType
@@ -16,10 +17,23 @@ PREVIEW_LENGTH = 200
 
 
 @transaction.atomic
-def conversation_create(*, inbox: Inbox, customer: Customer, **fields) -> Conversation:
+def conversation_create(
+    *,
+    inbox: Inbox,
+    customer: Customer,
+    identity: Identity | None = None,
+    source: dict | None = None,
+    **fields,
+) -> Conversation:
+    """A new conversation with `customer`, running on `identity` (where replies go).
+    `source` (channel, page, referrer, UTM, ad) becomes the customer's latest touch."""
     # A new conversation sorts by its start until its first message.
     fields.setdefault("last_message_at", timezone.now())
-    conversation = Conversation.objects.create(inbox=inbox, customer=customer, **fields)
+    conversation = Conversation.objects.create(
+        inbox=inbox, customer=customer, identity=identity, source=source or {}, **fields
+    )
+    if source:
+        customer_touch(customer=customer, source={**source, "conversation": str(conversation.uuid)})
     transaction.on_commit(partial(realtime.push_conversation_updated, conversation), robust=True)
     return conversation
 

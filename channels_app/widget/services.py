@@ -163,7 +163,7 @@ def visitor_conversation_get(*, session: VisitorSession) -> Conversation | None:
     """The visitor's conversation on this channel: the latest one, which a new message
     reopens."""
     return (
-        Conversation.objects.filter(customer=session.customer, inbox=session.channel.inbox_id)
+        Conversation.objects.filter(identity=session.identity, inbox=session.channel.inbox_id)
         .order_by("-created_at")
         .first()
     )
@@ -185,6 +185,7 @@ def visitor_message_send(
         conversation = conversation_create(
             inbox=session.channel.inbox,
             customer=identity.customer,
+            identity=identity,
             source={"channel": session.channel.kind, **identity.details.get("context", {})},
         )
     Customer.objects.filter(pk=identity.customer_id).update(last_seen_at=timezone.now())

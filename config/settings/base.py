@@ -20,6 +20,9 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[:
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 # The address websites and providers reach this server at (embed code, webhook URLs).
 PUBLIC_URL = env("PUBLIC_URL", default="").rstrip("/")
+# Where a phone number written without a country code is read (ISO 3166 code, e.g. "CN"),
+# unless its channel sets its own default region.
+PHONE_DEFAULT_REGION = env("PHONE_DEFAULT_REGION", default="").upper()
 
 # Fernet keys (comma-separated; the first encrypts, all decrypt, so keys can be rotated).
 FIELD_ENCRYPTION_KEY = [key for key in env.list("FIELD_ENCRYPTION_KEY", default=[]) if key]

@@ -32,9 +32,12 @@ from .profile import (
     customer_update,
     tag_get_or_create,
 )
+from .transfer import ImportRefused, ImportResult, customers_export_lines, customers_import
 
 __all__ = [
     "IdentityClaim",
+    "ImportRefused",
+    "ImportResult",
     "MergeRefused",
     "Resolution",
     "attribute_value_clean",
@@ -54,6 +57,8 @@ __all__ = [
     "customer_tag_remove",
     "customer_touch",
     "customer_update",
+    "customers_export_lines",
+    "customers_import",
     "customers_kept_apart",
     "merge_suggest",
     "merge_suggestion_confirm",

@@ -158,9 +158,11 @@ def customer_update(*, customer: Customer, actor: User | None, data: dict) -> Cu
             errors.update(error.message_dict)
     if errors:
         raise ValidationError(errors)
+    changed = False
     for name, value in cleaned.items():
         old = getattr(customer, name)
         if old != value:
+            changed = True
             setattr(customer, name, value)
             change_record(
                 customer, ChangeAction.UPDATED, actor=actor, field=name, old=old, new=value
@@ -169,6 +171,7 @@ def customer_update(*, customer: Customer, actor: User | None, data: dict) -> Cu
         old = customer.attributes.get(key)
         if old == value:
             continue
+        changed = True
         if value is None:
             customer.attributes.pop(key, None)
         else:
@@ -181,7 +184,8 @@ def customer_update(*, customer: Customer, actor: User | None, data: dict) -> Cu
             old=old,
             new=value,
         )
-    customer.save()
+    if changed:
+        customer.save()
     return customer
 
 

@@ -4,6 +4,7 @@ from django.contrib.auth.signals import user_logged_in, user_logged_out, user_lo
 from django.dispatch import receiver
 
 from accounts.signals import api_token_created, api_token_revoked, user_role_changed
+from customers.signals import customer_split, customers_merged
 
 from .services import audit_log_record
 
@@ -48,4 +49,28 @@ def audit_token_created(sender, token, actor, **kwargs) -> None:
 def audit_token_revoked(sender, token, actor, **kwargs) -> None:
     audit_log_record(
         action="api_token_revoked", actor=actor, target=token, data={"name": token.name}
+    )
+
+
+@receiver(customers_merged)
+def audit_customers_merged(sender, record, **kwargs) -> None:
+    audit_log_record(
+        action="customers_merged",
+        actor=record.actor,
+        target=record.survivor,
+        data={
+            "merged": record.merged_id,
+            "automatic": record.automatic,
+            "evidence": record.evidence,
+        },
+    )
+
+
+@receiver(customer_split)
+def audit_customer_split(sender, record, **kwargs) -> None:
+    audit_log_record(
+        action="customer_merge_undone",
+        actor=record.undone_by,
+        target=record.survivor,
+        data={"merged": record.merged_id, "merge": record.pk},
     )

@@ -9,8 +9,16 @@ from accounts.models import User
 from accounts.services import user_create
 from channels_app.enums import ChannelKind
 from channels_app.models import ChannelAccount, WidgetConfig
-from customers.enums import IdentityKind, LeadStatus
-from customers.models import Customer, Identity
+from customers.enums import AttributeType, CaptureVia, IdentityKind, LeadStatus, Verification
+from customers.models import AttributeDefinition, Customer, Identity
+from customers.services import (
+    IdentityClaim,
+    customer_identities_add,
+    customer_note_add,
+    customer_resolve,
+    customer_tag_add,
+    customer_update,
+)
 from inbox.enums import MessageDirection, SenderType
 from inbox.models import Conversation, Inbox, Team
 from inbox.services import conversation_create, message_append
@@ -33,43 +41,104 @@ DEMO_USERS = [
     DemoUser("agent2@example.com", "Maria Garcia", Role.AGENT),
 ]
 
+
+@dataclass(frozen=True)
+class DemoConversation:
+    name: str
+    claims: list[IdentityClaim]  # the first is where the conversation runs
+    lead_status: LeadStatus
+    source: dict
+    messages: list[tuple[SenderType, str]]
+    tags: tuple[str, ...] = ()
+    attributes: dict | None = None
+
+
+def _visitor(value: str) -> IdentityClaim:
+    return IdentityClaim(IdentityKind.WEB_VISITOR, value, verified=True)
+
+
 DEMO_CONVERSATIONS = [
-    (
+    DemoConversation(
         "王芳",
-        [(IdentityKind.EMAIL, "wang.fang@example.cn")],
+        [_visitor("demo-visitor-wang"), IdentityClaim(IdentityKind.EMAIL, "wang.fang@example.cn")],
         LeadStatus.NEW,
+        {
+            "channel": "web",
+            "page_url": "https://shop.example.com/pricing",
+            "referrer": "https://www.baidu.com/",
+            "utm_source": "baidu",
+            "utm_medium": "cpc",
+            "utm_campaign": "spring-sale",
+        },
         [
             (SenderType.CUSTOMER, "你好，请问你们的产品支持微信接入吗？"),
             (SenderType.AGENT, "您好！支持的，微信公众号和企业微信客服都可以接入。"),
         ],
+        tags=("wholesale",),
+        attributes={"plan": "Gold", "orders": 12},
     ),
-    (
+    DemoConversation(
         "John Miller",
-        [(IdentityKind.PHONE, "+14155550123")],
+        [_visitor("demo-visitor-john"), IdentityClaim(IdentityKind.PHONE, "+14155550123")],
         LeadStatus.QUALIFIED,
+        {"channel": "web", "page_url": "https://shop.example.com/shipping", "utm_source": "google"},
         [
             (SenderType.CUSTOMER, "Hi, do you ship to Canada?"),
             (SenderType.AGENT, "Yes, we ship to Canada within 5 business days."),
             (SenderType.CUSTOMER, "Great, thanks!"),
         ],
+        tags=("vip",),
+        attributes={"newsletter": True},
     ),
-    (
+    DemoConversation(
         "Aiko Tanaka",
-        [(IdentityKind.WEB_VISITOR, "demo-visitor-aiko")],
+        # She typed an email that belongs to a customer imported from the shop's CRM: the
+        # console suggests merging them rather than merging on a typed value.
+        [_visitor("demo-visitor-aiko"), IdentityClaim(IdentityKind.EMAIL, "aiko@example.jp")],
         LeadStatus.NONE,
+        {"channel": "web", "page_url": "https://shop.example.com/account/invoices"},
         [
             (SenderType.CUSTOMER, "Where can I find my invoice?"),
         ],
     ),
-    (
+    DemoConversation(
         "<script>alert(1)</script>",
-        [(IdentityKind.WEB_VISITOR, "demo-visitor-hostile")],
+        [_visitor("demo-visitor-hostile")],
         LeadStatus.NONE,
+        {"channel": "web", "page_url": "https://shop.example.com/<b>hi</b>"},
         [
             (SenderType.CUSTOMER, "<img src=x onerror=alert(1)> is shown as text, never run"),
         ],
     ),
 ]
+
+DEMO_ATTRIBUTES = [
+    ("plan", "Plan", AttributeType.LIST, ["Bronze", "Silver", "Gold"]),
+    ("orders", "Orders", AttributeType.NUMBER, []),
+    ("signed_up", "Signed up", AttributeType.DATE, []),
+    ("newsletter", "Newsletter", AttributeType.BOOLEAN, []),
+    ("crm", "CRM record", AttributeType.LINK, []),
+]
+
+
+def _seed_customers() -> None:
+    for position, (key, label, kind, options) in enumerate(DEMO_ATTRIBUTES):
+        AttributeDefinition.objects.get_or_create(
+            key=key,
+            defaults={"label": label, "type": kind, "options": options, "position": position},
+        )
+    # The shop's CRM knew Aiko before she used the chat.
+    customer_resolve(
+        [
+            IdentityClaim(
+                IdentityKind.EMAIL,
+                "aiko@example.jp",
+                verified=True,
+                verification=Verification.IMPORT,
+            )
+        ],
+        profile={"display_name": "Aiko Tanaka (CRM)"},
+    )
 
 
 @transaction.atomic
@@ -100,22 +169,38 @@ def demo_seed() -> dict[str, int]:
         },
     )
 
+    _seed_customers()
     agents = [users["agent1@example.com"], users["agent2@example.com"]]
-    for index, (name, identities, lead_status, messages) in enumerate(DEMO_CONVERSATIONS):
-        kind, value = identities[0]
-        identity = (
-            Identity.objects.filter(kind=kind, value=value).select_related("customer").first()
-        )
-        if identity is not None:
+    for index, demo in enumerate(DEMO_CONVERSATIONS):
+        if Identity.objects.filter(kind=demo.claims[0].kind, value=demo.claims[0].value).exists():
             continue  # seeded before
-        customer = Customer.objects.create(display_name=name, lead_status=lead_status)
-        for kind, value in identities:
-            Identity.objects.create(customer=customer, kind=kind, value=value, verified=False)
+        resolution = customer_resolve(
+            demo.claims[:1], channel=channel, profile={"display_name": demo.name}
+        )
+        customer = resolution.customer
+        customer_identities_add(
+            customer=customer,
+            identities=demo.claims[1:],
+            channel=channel,
+            captured_via=CaptureVia.PRECHAT,
+        )
+        customer_update(
+            customer=customer,
+            actor=None,
+            data={"lead_status": demo.lead_status, "attributes": demo.attributes or {}},
+        )
+        for tag in demo.tags:
+            customer_tag_add(customer=customer, name=tag, actor=None)
         assignee = agents[index % 2] if index < 2 else None
         conversation = conversation_create(
-            inbox=inbox, customer=customer, team=team, assignee=assignee
+            inbox=inbox,
+            customer=customer,
+            identity=resolution.identity,
+            source=demo.source,
+            team=team,
+            assignee=assignee,
         )
-        for sender_type, body in messages:
+        for sender_type, body in demo.messages:
             is_customer = sender_type == SenderType.CUSTOMER
             message_append(
                 conversation=conversation,
@@ -123,6 +208,10 @@ def demo_seed() -> dict[str, int]:
                 sender_type=sender_type,
                 body=body,
                 author=None if is_customer else assignee,
+            )
+        if assignee is not None:
+            customer_note_add(
+                customer=customer, author=assignee, body="Met at the spring trade fair."
             )
     return {
         "users": User.objects.count(),

@@ -57,3 +57,16 @@ def test_hostile_names_and_messages_are_shown_as_text(client):
         assert "<script>alert(1)</script>" not in page, path
         assert "<img src=x onerror" not in page, path
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in client.get(path).content.decode()
+
+
+def test_the_demo_shows_leads_attribution_and_a_merge_suggestion():
+    from customers.models import MergeSuggestion
+
+    call_command("seed_demo", stdout=StringIO())
+    wang = Customer.objects.get(display_name="王芳")
+    assert wang.lead_via == "prechat" and wang.lead_captured_at is not None
+    assert wang.first_touch["utm_campaign"] == "spring-sale"
+    assert wang.attributes == {"plan": "Gold", "orders": 12}
+    suggestion = MergeSuggestion.objects.get()
+    names = {suggestion.customer.display_name, suggestion.other.display_name}
+    assert names == {"Aiko Tanaka", "Aiko Tanaka (CRM)"}

@@ -137,6 +137,7 @@ def _attach(
     captured_via: CaptureVia | None,
     profile: dict | None,
     seen: bool,
+    source: dict | None = None,
 ) -> Resolution:
     claims = claims_normalize(claims, channel=channel)
     if not claims and customer is None:
@@ -252,6 +253,7 @@ def _attach(
         customer_lead_capture(
             customer=customer,
             via=captured_via,
+            source=source,
             channel_kind=getattr(channel, "kind", ""),
             actor=actor,
         )
@@ -291,11 +293,13 @@ def customer_identities_add(
     channel=None,
     actor: User | None = None,
     captured_via: CaptureVia | None = None,
+    source: dict | None = None,
 ) -> Resolution:
     """Attaches identities to a known customer: a pre-chat form, an agent, the AI agent or
     an import. An identity that belongs to someone else stays theirs and becomes a merge
     suggestion (or, if both sides are verified, a merge). Capturing a contact detail (phone,
-    email, messaging id) makes the customer a lead."""
+    email, messaging id) makes the customer a lead; `source` is where they were (e.g. the
+    widget's page and UTM), else their latest conversation's source."""
     return _attach(
         claims=identities,
         customer=customer_root(customer),
@@ -304,6 +308,7 @@ def customer_identities_add(
         captured_via=captured_via,
         profile=None,
         seen=False,
+        source=source,
     )
 
 

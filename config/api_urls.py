@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from accounts.api import MeApi
 from inbox import api as inbox_api
@@ -7,6 +7,7 @@ CONVERSATION = "conversations/<uuid:uuid>/"
 
 urlpatterns = [
     path("me/", MeApi.as_view(), name="api-me"),
+    path("", include("customers.api_urls")),
     path("conversations/", inbox_api.ConversationListApi.as_view(), name="api-conversation-list"),
     path(CONVERSATION, inbox_api.ConversationDetailApi.as_view(), name="api-conversation-detail"),
     path(

@@ -5,12 +5,14 @@
 
 from django.urls import path
 
-from . import api
+from . import api, api_transfer
 
 CUSTOMER = "customers/<uuid:uuid>/"
 
 urlpatterns = [
     path("customers/", api.CustomerListApi.as_view(), name="api-customer-list"),
+    path("customers/export/", api_transfer.CustomerExportApi.as_view(), name="api-customer-export"),
+    path("customers/import/", api_transfer.CustomerImportApi.as_view(), name="api-customer-import"),
     path(CUSTOMER, api.CustomerDetailApi.as_view(), name="api-customer-detail"),
     path(
         CUSTOMER + "identities/",

@@ -119,10 +119,10 @@ def attributes_clean(changes: dict) -> dict:
     cleaned, errors = {}, {}
     for key, value in changes.items():
         definition = definitions.get(key)
-        if definition is None:
+        if value is None or value == "":
+            cleaned[key] = None  # removal, allowed even after the definition was deleted
+        elif definition is None:
             errors[key] = [_("No custom attribute has this key.")]
-        elif value is None or value == "":
-            cleaned[key] = None
         else:
             try:
                 cleaned[key] = attribute_value_clean(definition, value)

@@ -6,7 +6,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from inbox.serializers import ConversationSerializer, UserRefSerializer
+from inbox.serializers import ConversationSerializer, CustomerRefSerializer, UserRefSerializer
 
 from .enums import IdentityKind, LeadStatus
 from .models import (
@@ -70,17 +70,6 @@ class LeadSerializer(serializers.ModelSerializer):
         fields = ["captured_at", "via", "channel", "source"]
 
 
-class CustomerRefByUuidSerializer(serializers.ModelSerializer):
-    """A customer named by its public id."""
-
-    id = serializers.UUIDField(source="uuid")
-    name = serializers.CharField(source="__str__")
-
-    class Meta:
-        model = Customer
-        fields = ["id", "name"]
-
-
 class CustomerSerializer(serializers.ModelSerializer):
     """A customer as lists show it. Prefetch `identities` (with `channel`) and `tags`."""
 
@@ -119,8 +108,8 @@ class CustomerSerializer(serializers.ModelSerializer):
 
 
 class MergeRecordSerializer(serializers.ModelSerializer):
-    survivor = CustomerRefByUuidSerializer(help_text="The customer kept.")
-    merged = CustomerRefByUuidSerializer(help_text="The customer merged into the kept one.")
+    survivor = CustomerRefSerializer(help_text="The customer kept.")
+    merged = CustomerRefSerializer(help_text="The customer merged into the kept one.")
     actor = UserRefSerializer(allow_null=True)
     evidence = serializers.DictField()
 
@@ -149,9 +138,9 @@ class MergeSuggestionSerializer(serializers.ModelSerializer):
         model = MergeSuggestion
         fields = ["id", "other", "evidence", "created_at"]
 
-    @extend_schema_field(CustomerRefByUuidSerializer)
+    @extend_schema_field(CustomerRefSerializer)
     def get_other(self, suggestion: MergeSuggestion) -> dict:
-        return CustomerRefByUuidSerializer(suggestion.other_root).data
+        return CustomerRefSerializer(suggestion.other_root).data
 
 
 def suggestions_seen_from(customer: Customer, suggestions) -> list[MergeSuggestion]:

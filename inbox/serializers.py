@@ -83,6 +83,7 @@ class CustomerMessageSerializer(serializers.ModelSerializer):
 
 
 class CustomerRefSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="uuid")
     name = serializers.CharField(source="__str__")
 
     class Meta:
@@ -133,6 +134,7 @@ class IdentitySerializer(serializers.ModelSerializer):
 
 
 class CustomerDetailSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="uuid")
     name = serializers.CharField(source="__str__")
     identities = IdentitySerializer(many=True)
 

@@ -1,3 +1,4 @@
+from django.apps import apps
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404
 from django.shortcuts import render
@@ -6,7 +7,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import ensure_csrf_cookie
 
-from customers.enums import IdentityKind, LeadStatus
+from customers.enums import CONTACT_KINDS, CaptureVia, IdentityKind, LeadStatus, Verification
 
 from .api import AGENT_ATTACHMENT_MAX_BYTES
 from .enums import ConversationStatus
@@ -93,7 +94,110 @@ def console_strings() -> dict[str, str]:
         "signed_out": _("You have been signed out. Signing in again…"),
         "not_allowed": _("Your account cannot open the console. Ask an administrator."),
         "channel_web": _("Website chat"),
+        # The customer card
+        "add": _("Add"),
+        "add_note": _("Add note"),
+        "add_tag": _("Add a tag"),
+        "attribution": _("Source and attribution"),
+        "automatically": _("Automatically"),
+        "blocked": _("Blocked"),
+        "by": _("By %(name)s"),
+        "cancel": _("Cancel"),
+        "card_error": _("The customer card could not be loaded."),
+        "card_part_error": _("This could not be loaded."),
+        "change_failed": _("The change could not be saved. Try again."),
+        "confirm_merge": _("Confirm"),
+        "conversations": _("Conversations"),
+        "delete": _("Delete"),
+        "delete_note_title": _("Delete this note?"),
+        "details": _("Details"),
+        "dismiss": _("Dismiss"),
+        "display_name": _("Display name"),
+        "edit_field": _("Edit %(field)s"),
+        "edit_name": _("Edit the name"),
+        "evidence": _("%(identity)s %(reason)s"),
+        "evidence_typed": _("typed in, not verified"),
+        "evidence_typed_on": _("given on %(channel)s, not verified"),
+        "evidence_typed_web": _("typed in the website chat"),
+        "evidence_typed_via": _("given in: %(via)s, not verified"),
+        "evidence_verified_match": _("verified on %(channel)s for both"),
+        "evidence_verified_over_typed": _("verified on %(channel)s; the other customer typed it"),
+        "first_and_last_touch": _("First and latest touch"),
+        "first_touch": _("First touch"),
+        "last_touch": _("Latest touch"),
+        "history": _("History"),
+        "identity_kind": _("Kind of contact"),
+        "identity_value": _("Phone, email or id"),
+        "lead_captured": _("Became a lead"),
+        "load_more": _("Load more"),
+        "maybe_same": _("Possibly the same person as %(name)s"),
+        "merge": _("Merge"),
+        "merge_into_explain": _(
+            "%(other)s will be merged into %(customer)s: their contacts, conversations, notes "
+            "and tags move to %(customer)s, and %(other)s is no longer a separate customer."
+        ),
+        "merge_record": _("%(merged)s merged into %(survivor)s"),
+        "merge_search": _("Search by name, phone or email"),
+        "merge_suggestion_explain": _(
+            "%(a)s and %(b)s will become one customer: their contacts, conversations, notes "
+            "and tags are combined. The customer who came first is kept."
+        ),
+        "merge_suggestions": _("Possible duplicates"),
+        "merge_title": _("Merge %(a)s and %(b)s?"),
+        "merge_undo_note": _("You can undo the merge later from the merge history."),
+        "merge_with": _("Merge with…"),
+        "merged_flash": _("Merged with %(name)s."),
+        "merges": _("Merges"),
+        "no": _("No"),
+        "no_customers_found": _("No customers found."),
+        "no_history": _("No changes recorded yet."),
+        "no_messages": _("No messages yet"),
+        "note_placeholder": _("Write a note for your colleagues…"),
+        "notes": _("Notes"),
+        "remove": _("Remove"),
+        "remove_identity": _("Remove %(identity)s"),
+        "remove_identity_explain": _("%(identity)s will no longer belong to this customer."),
+        "remove_identity_title": _("Remove this contact?"),
+        "remove_tag": _("Remove tag %(tag)s"),
+        "replaced": _("replaced %(value)s"),
+        "save": _("Save"),
+        "split_flash": _("The merge was undone: %(name)s is a separate customer again."),
+        "tags": _("Tags"),
+        "this_conversation": _("This conversation"),
+        "undo_merge": _("Undo merge"),
+        "undo_merge_explain": _(
+            "%(merged)s becomes a separate customer again and takes back the contacts, "
+            "conversations and notes the merge moved to %(survivor)s. They will not be "
+            "suggested as the same person again."
+        ),
+        "undo_merge_title": _("Undo this merge?"),
+        "undone_at": _("Undone %(time)s"),
+        "verified_by": _("Verified: %(how)s"),
+        "via": _("Via"),
+        "when": _("When"),
+        "yes": _("Yes"),
+        # What channels report about an ad or a referral, by key.
+        "touch_ad_id": _("Ad"),
+        "touch_ad_title": _("Ad title"),
+        "touch_adset_id": _("Ad set"),
+        "touch_campaign_id": _("Campaign"),
+        "touch_ctwa_clid": _("Click-to-WhatsApp ad"),
+        "touch_fbclid": _("Facebook click"),
+        "touch_gclid": _("Google Ads click"),
+        "touch_ref": _("Referral"),
+        "touch_source": _("Source"),
+        "touch_source_type": _("Source type"),
+        "touch_source_url": _("Ad link"),
     }
+
+
+def channel_labels() -> dict[str, str]:
+    """Channel kinds by name; `inbox` does not import `channels_app` (it sits above)."""
+    try:
+        field = apps.get_model("channels_app", "ChannelAccount")._meta.get_field("kind")
+    except LookupError:
+        return {}
+    return {str(value): str(label) for value, label in field.choices}
 
 
 @login_required
@@ -111,13 +215,19 @@ def console_home(request):
             "socket": "/ws/console/",
             "login": reverse("account_login"),
             "me": reverse("api-me"),
+            "api": reverse("api-me").removesuffix("me/"),
         },
+        # The kinds an agent may add to a customer by hand: ways to reach them.
+        "identity_kinds_addable": [kind for kind in IdentityKind.values if kind in CONTACT_KINDS],
         "max_body": MAX_BODY_LENGTH,
         "max_file_bytes": AGENT_ATTACHMENT_MAX_BYTES,
         "labels": {
             "status": {value: str(label) for value, label in ConversationStatus.choices},
             "identity": {value: str(label) for value, label in IdentityKind.choices},
             "lead": {value: str(label) for value, label in LeadStatus.choices},
+            "via": {value: str(label) for value, label in CaptureVia.choices},
+            "verification": {value: str(label) for value, label in Verification.choices},
+            "channel": channel_labels(),
         },
         "strings": console_strings(),
     }

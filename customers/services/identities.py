@@ -109,13 +109,16 @@ def _owner(identity: Identity) -> Customer:
     return customer_root(Customer.objects.get(pk=identity.customer_id))
 
 
-def _evidence(claim: IdentityClaim, reason: str, channel) -> dict:
-    return {
+def _evidence(claim: IdentityClaim, reason: str, channel, via: str | None = None) -> dict:
+    evidence = {
         "kind": claim.kind,
         "value": claim.value,
         "reason": reason,
         "channel": getattr(channel, "kind", ""),
     }
+    if via:
+        evidence["via"] = via  # where it was typed: the pre-chat form, an agent, ...
+    return evidence
 
 
 def _fill_profile(customer: Customer, profile: dict | None, identities: list[Identity]) -> None:
@@ -237,7 +240,9 @@ def _attach(
                     resolution.suggestions.append(suggestion)
         elif not customers_kept_apart(customer, owner):
             suggestion = merge_suggest(
-                customer, owner, evidence=_evidence(claim, "unverified_match", channel)
+                customer,
+                owner,
+                evidence=_evidence(claim, "unverified_match", channel, captured_via),
             )
             if suggestion:
                 resolution.suggestions.append(suggestion)

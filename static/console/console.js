@@ -615,6 +615,10 @@
       cur.conv = mergeConversation(cur.conv, merged);
       renderHeader();
       refreshStatuses();
+      // Merged into (or split off to) another customer: the panel shows the new one.
+      var shown = cur.detail && cur.detail.customer;
+      var moved = incoming.customer && shown && String(incoming.customer.id) !== String(shown.id);
+      if (cur.loaded && moved) refreshDetail();
     }
     if (matchesView(merged, state.view)) {
       if (!held && state.listNext && state.list.size) {
@@ -1267,7 +1271,10 @@
         if (state.cur !== cur) return true;
         cur.detail = detail;
         upsertConversation(detail);
+        var card = cur.card;
         renderPanel();
+        // The same customer as before: what may have changed on the card is fetched again.
+        if (card && cur.card === card && !card.loading) return loadCard(cur);
         return true;
       })
       .catch(function (error) {
@@ -1683,45 +1690,1935 @@
     ]);
   }
 
+  // --- Customer card -------------------------------------------------------------------
+  //
+  // The panel shows what the conversation detail says about where this conversation came
+  // from, and the customer's card from /api/v1/customers/<uuid>/ and its sub-resources.
+  // Every change goes to the API; the card is then drawn again from the API's answer.
+  // What an agent is typing in the card (drafts, the open editor) lives in the card's
+  // state, so a redraw never loses it.
+
+  var API_ROOT = config.urls.api || "/api/v1/";
+  var SEARCH_DELAY_MS = 250;
+  var SVG_NS = "http://www.w3.org/2000/svg";
+  var ADDABLE_KINDS = config.identity_kinds_addable || ["phone", "email"];
+  var catalog = { attributes: null, attributesLoading: null, tags: null, tagsLoading: null };
+
+  function customerUrl(id, suffix) {
+    return API_ROOT + "customers/" + encodeURIComponent(id) + "/" + (suffix || "");
+  }
+
+  /** The items of a list answer, paginated ({results}) or not. */
+  function itemsOf(answer) {
+    if (Array.isArray(answer)) return answer;
+    return answer && Array.isArray(answer.results) ? answer.results : [];
+  }
+
+  function noop() {}
+
+  /** A translated text whose %(name)s placeholders become the given nodes or strings. */
+  function fill(text, params) {
+    var parts = [];
+    var pattern = /%\((\w+)\)s/g;
+    var index = 0;
+    var match;
+    while ((match = pattern.exec(text))) {
+      if (match.index > index) parts.push(text.slice(index, match.index));
+      var value = Object.prototype.hasOwnProperty.call(params, match[1]) ? params[match[1]] : match[0];
+      parts.push(value instanceof Node ? value : String(value));
+      index = match.index + match[0].length;
+    }
+    if (index < text.length) parts.push(text.slice(index));
+    return parts;
+  }
+
+  // Icons: small inline SVGs drawn with currentColor; channel icons sit on the channel's colour.
+  var ICONS = {
+    phone: [
+      [
+        "path",
+        {
+          d: "M6.6 10.8a15.1 15.1 0 0 0 6.6 6.6l2.2-2.2c.3-.3.7-.4 1-.2 1.1.4 2.3.6 3.6.6.6 0 1 .4 1 1V20c0 .6-.4 1-1 1A17 17 0 0 1 3 4c0-.6.4-1 1-1h3.5c.6 0 1 .4 1 1 0 1.3.2 2.5.6 3.6.1.3 0 .7-.2 1z",
+        },
+      ],
+    ],
+    email: [
+      [
+        "path",
+        { d: "M20 4H4a2 2 0 0 0-2 2v12a2 2 0 0 0 2 2h16a2 2 0 0 0 2-2V6a2 2 0 0 0-2-2Zm0 4-8 5-8-5V6l8 5 8-5Z" },
+      ],
+    ],
+    web: [
+      ["circle", { cx: "12", cy: "12", r: "8.5", fill: "none", stroke: "currentColor", "stroke-width": "2" }],
+      [
+        "path",
+        {
+          d: "M3.5 12h17M12 3.5c2.6 2.4 3.8 5.3 3.8 8.5s-1.2 6.1-3.8 8.5M12 3.5C9.4 5.9 8.2 8.8 8.2 12s1.2 6.1 3.8 8.5",
+          fill: "none",
+          stroke: "currentColor",
+          "stroke-width": "1.8",
+        },
+      ],
+    ],
+    whatsapp: [
+      [
+        "path",
+        {
+          d: "M3.6 20.4 4.8 16A8.6 8.6 0 1 1 8 19.2z",
+          fill: "none",
+          stroke: "currentColor",
+          "stroke-width": "2",
+          "stroke-linejoin": "round",
+        },
+      ],
+      [
+        "path",
+        {
+          d: "M9.3 7.6c.3-.2.7 0 .8.3l.8 1.8c.1.3 0 .5-.2.7l-.5.5a6.3 6.3 0 0 0 2.8 2.8l.5-.5c.2-.2.5-.3.7-.2l1.8.8c.3.1.5.5.3.8-.4 1-1.4 1.6-2.4 1.4a7.4 7.4 0 0 1-5.8-5.8c-.2-1 .4-2 1.2-2.6z",
+        },
+      ],
+    ],
+    messenger: [
+      [
+        "path",
+        {
+          d: "M12 2.5c-5.4 0-9.5 3.9-9.5 9 0 2.8 1.3 5.2 3.4 6.8V22l3.2-1.8c.9.3 1.9.4 2.9.4 5.4 0 9.5-3.9 9.5-9.1S17.4 2.5 12 2.5Z",
+        },
+      ],
+      ["path", { d: "m6.8 14.4 3.1-4.9 2.6 2 3-2-3.1 4.9-2.6-2z", class: "ink" }],
+    ],
+    instagram: [
+      [
+        "rect",
+        {
+          x: "3.5",
+          y: "3.5",
+          width: "17",
+          height: "17",
+          rx: "5",
+          fill: "none",
+          stroke: "currentColor",
+          "stroke-width": "2",
+        },
+      ],
+      ["circle", { cx: "12", cy: "12", r: "3.8", fill: "none", stroke: "currentColor", "stroke-width": "2" }],
+      ["circle", { cx: "17.1", cy: "6.9", r: "1.2" }],
+    ],
+    telegram: [
+      [
+        "path",
+        {
+          d: "M21.4 3.3 2.8 10.5c-1 .4-.9 1.6.1 1.9l4.6 1.4 1.8 5.6c.2.7 1.1.9 1.6.4l2.6-2.5 4.6 3.4c.6.5 1.5.1 1.7-.7L22.9 4.7c.2-1-.6-1.8-1.5-1.4Zm-3.7 4.1-7.6 6.8-.3 3-1.3-4.2z",
+        },
+      ],
+    ],
+    line: [
+      [
+        "path",
+        {
+          d: "M12 3C6.5 3 2 6.6 2 11c0 4 3.5 7.3 8.3 7.9.9.2.6 1 .5 1.7-.1.6.3.9 1 .5 3.9-2.2 10.2-6.1 10.2-10.1C22 6.6 17.5 3 12 3Z",
+        },
+      ],
+    ],
+    wechat: [
+      [
+        "path",
+        {
+          d: "M9.5 3.5C5.4 3.5 2 6.3 2 9.7c0 1.9 1 3.6 2.7 4.8L4 16.8l2.7-1.4c.9.3 1.8.4 2.8.4h.5a5.6 5.6 0 0 1-.2-1.5c0-3.4 3.2-6.1 7.2-6.1h.5C16.9 5.4 13.5 3.5 9.5 3.5Z",
+        },
+      ],
+      [
+        "path",
+        { d: "M17 9.6c-3.3 0-6 2.2-6 5s2.7 5 6 5c.7 0 1.4-.1 2-.3l2 1.1-.5-1.8c1.4-.9 2.5-2.4 2.5-4 0-2.8-2.7-5-6-5Z" },
+      ],
+    ],
+    wecom: [
+      [
+        "path",
+        {
+          d: "M10 3.5c-4.4 0-8 3-8 6.7 0 2 1 3.8 2.7 5L4 17.8l3-1.5c.9.3 1.9.4 3 .4 4.4 0 8-3 8-6.5s-3.6-6.7-8-6.7Z",
+          fill: "none",
+          stroke: "currentColor",
+          "stroke-width": "1.9",
+        },
+      ],
+      ["circle", { cx: "18.5", cy: "17.5", r: "3.2" }],
+    ],
+    douyin: [
+      [
+        "path",
+        {
+          d: "M16.6 2h-3.3v13.2a2.9 2.9 0 1 1-2.9-2.9c.3 0 .6 0 .8.1V9a6.2 6.2 0 1 0 5.4 6.2V8.4a7.6 7.6 0 0 0 4.4 1.4V6.5a4.4 4.4 0 0 1-4.4-4.4Z",
+        },
+      ],
+    ],
+    other: [["circle", { cx: "12", cy: "12", r: "4" }]],
+    check: [["path", { d: "M9.5 16.2 5.3 12l-1.4 1.4 5.6 5.6 11-11-1.4-1.4z" }]],
+    close: [
+      ["path", { d: "M19 6.4 17.6 5 12 10.6 6.4 5 5 6.4 10.6 12 5 17.6 6.4 19 12 13.4 17.6 19 19 17.6 13.4 12z" }],
+    ],
+    edit: [
+      [
+        "path",
+        {
+          d: "M3 17.3V21h3.7l11-11-3.7-3.7-11 11ZM20.7 7a1 1 0 0 0 0-1.4l-2.3-2.3a1 1 0 0 0-1.4 0l-1.8 1.8 3.7 3.7L20.7 7Z",
+        },
+      ],
+    ],
+  };
+
+  // Identity kinds and channel kinds drawn with the same icon.
+  var ICON_FOR = {
+    phone: "phone",
+    email: "email",
+    web: "web",
+    web_visitor: "web",
+    web_user: "web",
+    whatsapp: "whatsapp",
+    messenger: "messenger",
+    instagram: "instagram",
+    telegram: "telegram",
+    line: "line",
+    wechat: "wechat",
+    wechat_openid: "wechat",
+    wechat_unionid: "wechat",
+    wechat_id: "wechat",
+    wecom: "wecom",
+    douyin: "douyin",
+  };
+
+  function svgIcon(name) {
+    var svg = document.createElementNS(SVG_NS, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("aria-hidden", "true");
+    svg.setAttribute("focusable", "false");
+    (ICONS[name] || ICONS.other).forEach(function (shape) {
+      var node = document.createElementNS(SVG_NS, shape[0]);
+      Object.keys(shape[1]).forEach(function (attribute) {
+        node.setAttribute(attribute, shape[1][attribute]);
+      });
+      svg.appendChild(node);
+    });
+    return svg;
+  }
+
+  /** The channel (or identity kind) as a small coloured icon, named for screen readers. */
+  function channelIcon(kind, label) {
+    var icon = ICON_FOR[kind] || "other";
+    var element = h("span", {
+      class: "sb-ch sb-ch-" + icon,
+      title: label || null,
+      role: label ? "img" : null,
+      "aria-label": label || null,
+    });
+    if (!label) element.setAttribute("aria-hidden", "true");
+    element.appendChild(svgIcon(icon));
+    return element;
+  }
+
+  function iconButton(icon, label, onclick, className) {
+    return h(
+      "button",
+      {
+        type: "button",
+        class: "sb-icon-btn sb-mini " + (className || ""),
+        "aria-label": label,
+        title: label,
+        onclick: onclick,
+      },
+      svgIcon(icon)
+    );
+  }
+
+  function channelKindOf(value) {
+    if (!value) return "";
+    return typeof value === "object" ? value.kind || "" : String(value);
+  }
+
+  function channelLabel(kind) {
+    if (!kind) return "";
+    if (kind === "web") return t("channel_web");
+    return (LABELS.channel && LABELS.channel[kind]) || kind;
+  }
+
+  function identityLabel(identity) {
+    return identity.kind_label || LABELS.identity[identity.kind] || identity.kind;
+  }
+
+  function personName(person) {
+    return person ? person.name || "" : "";
+  }
+
+  function actorName(actor, automatic) {
+    if (actor) return actor.id === ME.id ? t("you") : actor.name;
+    return automatic ? t("automatically") : t("system");
+  }
+
+  // --- Card state and loading
+
+  function newCard(customerId) {
+    return {
+      customerId: customerId,
+      customer: null,
+      conversations: null, // list, or false when it could not be loaded
+      notes: null,
+      loading: false,
+      error: null,
+      token: 0,
+      drafts: {}, // input key -> text being typed
+      errors: {}, // field key -> the API's message
+      pending: {}, // field key -> true while its request runs
+      editing: null, // "name" or "attr:<key>"
+      flash: null, // a short confirmation shown at the top of the card
+      historyOpen: false,
+      history: null, // {items, next, loading, error}
+      merging: false,
+      search: { results: null, loading: false, token: 0, timer: null, error: null },
+    };
+  }
+
+  /** The card of the open conversation's customer, started (and loaded) when it changes. */
+  function cardFor(cur) {
+    var customer = cur.detail && cur.detail.customer;
+    if (!customer || customer.id === undefined || customer.id === null) return null;
+    var id = String(customer.id);
+    if (!cur.card || cur.card.customerId !== id) {
+      if (cur.card) clearTimeout(cur.card.search.timer);
+      catalog.attributes = null; // admins may have changed them: fetched with each new card
+      cur.card = newCard(id);
+      loadCard(cur);
+    }
+    return cur.card;
+  }
+
+  function loadAttributeDefinitions() {
+    if (catalog.attributes) return Promise.resolve(catalog.attributes);
+    if (!catalog.attributesLoading) {
+      catalog.attributesLoading = api(API_ROOT + "customer-attributes/")
+        .then(function (answer) {
+          catalog.attributes = itemsOf(answer);
+          return catalog.attributes;
+        })
+        .catch(function () {
+          return [];
+        })
+        .finally(function () {
+          catalog.attributesLoading = null;
+        });
+    }
+    return catalog.attributesLoading;
+  }
+
+  function loadTags(force) {
+    if (catalog.tags && !force) return Promise.resolve(catalog.tags);
+    if (!catalog.tagsLoading) {
+      catalog.tagsLoading = api(API_ROOT + "tags/")
+        .then(function (answer) {
+          catalog.tags = itemsOf(answer);
+          return catalog.tags;
+        })
+        .catch(function () {
+          return catalog.tags || [];
+        })
+        .finally(function () {
+          catalog.tagsLoading = null;
+        });
+    }
+    return catalog.tagsLoading;
+  }
+
+  function loadPart(card, part) {
+    return api(customerUrl(card.customerId, part + "/")).then(
+      function (answer) {
+        card[part] = itemsOf(answer);
+      },
+      function () {
+        if (!card[part]) card[part] = false;
+      }
+    );
+  }
+
+  /** (Re)loads the whole card. Resolves false when the network failed. */
+  function loadCard(cur) {
+    var card = cur.card;
+    if (!card) return Promise.resolve(true);
+    var token = ++card.token;
+    card.loading = true;
+    var stale = function () {
+      return state.cur !== cur || cur.card !== card || token !== card.token;
+    };
+    return Promise.all([
+      api(customerUrl(card.customerId)),
+      loadPart(card, "conversations"),
+      loadPart(card, "notes"),
+      loadAttributeDefinitions(),
+      loadTags(),
+    ]).then(
+      function (answers) {
+        if (stale()) return true;
+        card.loading = false;
+        card.error = null;
+        card.customer = answers[0];
+        renderPanel();
+        if (card.historyOpen) loadHistory(cur, true);
+        return true;
+      },
+      function (error) {
+        if (stale()) return true;
+        card.loading = false;
+        card.error = error;
+        renderPanel();
+        return !error.network;
+      }
+    );
+  }
+
+  function isCustomerDetail(card, answer) {
+    return (
+      !!answer &&
+      typeof answer === "object" &&
+      String(answer.id) === card.customerId &&
+      Array.isArray(answer.identities)
+    );
+  }
+
+  /**
+   * Sends one change from the card. While it runs, `key`'s controls are disabled; on
+   * success `options.done(answer)` runs, the card takes the answer (a customer detail) or
+   * fetches the customer again, reloads `options.reload` (e.g. ["notes"]) and is drawn
+   * again (after a merge, `options.merge`, `afterMerge` reloads instead); on failure the
+   * API's message is shown next to `key`. Resolves the answer, or null when it failed.
+   */
+  function cardChange(cur, key, request, options) {
+    options = options || {};
+    var card = cur.card;
+    if (!card || card.pending[key]) return Promise.resolve(null);
+    card.pending[key] = true;
+    delete card.errors[key];
+    card.flash = null;
+    renderPanel();
+    var current = function () {
+      return state.cur === cur && cur.card === card;
+    };
+    return request().then(
+      function (answer) {
+        delete card.pending[key];
+        if (!current()) return answer;
+        if (options.done) options.done(answer);
+        var waits = [];
+        if (isCustomerDetail(card, answer)) card.customer = answer;
+        else if (!options.merge)
+          waits.push(
+            api(customerUrl(card.customerId)).then(function (customer) {
+              card.customer = customer;
+            })
+          );
+        (options.reload || []).forEach(function (part) {
+          waits.push(loadPart(card, part));
+        });
+        if (card.historyOpen) waits.push(loadHistory(cur, true, true));
+        renderPanel();
+        return Promise.all(
+          waits.map(function (wait) {
+            return wait.catch(noop);
+          })
+        ).then(function () {
+          if (current()) renderPanel();
+          return answer;
+        });
+      },
+      function (error) {
+        delete card.pending[key];
+        if (!current()) return null;
+        card.errors[key] = (options.errorText ? options.errorText(error) : apiErrorText(error)) || t("change_failed");
+        renderPanel();
+        if (error.status === 409) {
+          // E.g. an identity that belongs to someone else: a merge suggestion was recorded.
+          api(customerUrl(card.customerId)).then(function (customer) {
+            if (!current()) return;
+            card.customer = customer;
+            renderPanel();
+          }, noop);
+        }
+        return null;
+      }
+    );
+  }
+
+  function patchCustomer(cur, key, data, done) {
+    var card = cur.card;
+    return cardChange(
+      cur,
+      key,
+      function () {
+        return api(customerUrl(card.customerId), { method: "PATCH", json: data });
+      },
+      {
+        done: done,
+        errorText: function (error) {
+          return fieldErrorText(error, data);
+        },
+      }
+    );
+  }
+
+  /** The API's message for the one field of `data` that was sent. */
+  function fieldErrorText(error, data) {
+    var details = (error && error.details) || {};
+    var names = Object.keys(data);
+    for (var i = 0; i < names.length; i++) {
+      var name = names[i];
+      var value = details[name];
+      if (name === "attributes" && value) {
+        var keys = Object.keys(data.attributes);
+        if (!Array.isArray(value) && typeof value === "object") {
+          for (var j = 0; j < keys.length; j++) {
+            var messages = value[keys[j]];
+            if (messages) return Array.isArray(messages) ? messages.join(" ") : String(messages);
+          }
+        } else if (Array.isArray(value)) {
+          for (var k = 0; k < value.length; k++) {
+            var text = String(value[k]);
+            for (var m = 0; m < keys.length; m++) {
+              if (text.indexOf(keys[m] + ":") === 0) return text.slice(keys[m].length + 1).trim();
+            }
+          }
+          if (value.length) return String(value[0]);
+        }
+      } else if (value) {
+        return Array.isArray(value) ? value.join(" ") : String(value);
+      }
+    }
+    return apiErrorText(error);
+  }
+
+  /** After a merge or its undo: the open conversation may belong to another customer now. */
+  function afterMerge(cur, flash) {
+    if (state.cur !== cur) return Promise.resolve();
+    var before = cur.card ? cur.card.customerId : null;
+    return api(conversationUrl(cur.id)).then(
+      function (detail) {
+        if (state.cur !== cur) return;
+        cur.detail = detail;
+        upsertConversation(detail);
+        renderHeader();
+        var moved = !detail.customer || String(detail.customer.id) !== before;
+        if (moved) {
+          renderPanel(); // starts and loads the new customer's card
+        } else {
+          loadCard(cur);
+        }
+        if (cur.card) cur.card.flash = flash || null;
+        renderPanel();
+        loadList();
+      },
+      function () {
+        if (state.cur === cur) loadCard(cur);
+      }
+    );
+  }
+
+  // --- Drawing helpers
+
+  /** Binds an input to the card's drafts (kept across redraws) under `key`. */
+  function draft(card, key, element, initial) {
+    var value = Object.prototype.hasOwnProperty.call(card.drafts, key) ? card.drafts[key] : initial;
+    if (value !== undefined && value !== null) element.value = String(value);
+    element.dataset.draft = key;
+    var keep = function () {
+      card.drafts[key] = element.value;
+    };
+    element.addEventListener("input", keep);
+    element.addEventListener("change", keep);
+    return element;
+  }
+
+  function fieldError(card, key) {
+    var text = card.errors[key];
+    return text ? h("p", { class: "sb-field-error", role: "alert", text: text }) : null;
+  }
+
+  function smallButton(text, attrs) {
+    return h("button", Object.assign({ type: "button", class: "sb-btn sb-btn-sm", text: text }, attrs || {}));
+  }
+
+  function cardSection(title, className, children, tools) {
+    return h(
+      "section",
+      { class: "sb-panel-section " + (className || "") },
+      h("div", { class: "sb-section-head" }, h("h3", { text: title }), tools || null),
+      children
+    );
+  }
+
+  // --- Confirmation dialog
+
+  /** Asks before a change that is hard to take back. Resolves true when confirmed. */
+  function confirmDialog(options) {
+    return new Promise(function (resolve) {
+      var dialog;
+      var finish = function (answer) {
+        if (!dialog) return;
+        var node = dialog;
+        dialog = null;
+        if (node.open) node.close();
+        node.remove();
+        resolve(answer);
+      };
+      var paragraphs = (Array.isArray(options.body) ? options.body : [options.body])
+        .filter(Boolean)
+        .map(function (text) {
+          return h("p", null, text);
+        });
+      var confirmButton = h("button", {
+        type: "button",
+        class: "sb-btn " + (options.danger ? "sb-btn-danger" : "sb-btn-primary"),
+        text: options.confirm,
+        onclick: function () {
+          finish(true);
+        },
+      });
+      dialog = h(
+        "dialog",
+        { class: "sb-dialog", "aria-labelledby": "sb-dialog-title" },
+        h("h2", { id: "sb-dialog-title", text: options.title }),
+        paragraphs,
+        h(
+          "div",
+          { class: "sb-dialog-actions" },
+          h("button", {
+            type: "button",
+            class: "sb-btn",
+            text: t("cancel"),
+            onclick: function () {
+              finish(false);
+            },
+          }),
+          confirmButton
+        )
+      );
+      dialog.addEventListener("cancel", function (event) {
+        event.preventDefault();
+        finish(false);
+      });
+      dialog.addEventListener("keydown", function (event) {
+        if (event.key === "Escape") {
+          event.stopPropagation();
+          event.preventDefault();
+          finish(false);
+        }
+      });
+      root.appendChild(dialog);
+      if (typeof dialog.showModal === "function") dialog.showModal();
+      else dialog.setAttribute("open", "");
+      confirmButton.focus();
+    });
+  }
+
+  // --- Sections
+
+  function renderHead(cur, card, customer, ref, zone) {
+    var name = (customer && customer.name) || ref.name || t("customer");
+    var local = localTimeIn(zone);
+    var subtitle = [(customer && customer.country) || ref.country, local ? t("local_time", { time: local }) : null]
+      .filter(Boolean)
+      .join(" · ");
+    var title;
+    if (customer && card.editing === "name") {
+      var input = draft(
+        card,
+        "name",
+        h("input", {
+          type: "text",
+          class: "sb-input",
+          maxlength: "200",
+          "aria-label": t("display_name"),
+          placeholder: t("display_name"),
+        }),
+        customer.display_name || ""
+      );
+      var save = function (event) {
+        if (event) event.preventDefault();
+        patchCustomer(cur, "name", { display_name: input.value.trim() }, function () {
+          card.editing = null;
+          delete card.drafts.name;
+        });
+      };
+      input.addEventListener("keydown", function (event) {
+        if (event.key === "Escape") {
+          event.stopPropagation();
+          card.editing = null;
+          delete card.drafts.name;
+          delete card.errors.name;
+          renderPanel();
+        }
+      });
+      title = h(
+        "form",
+        { class: "sb-inline-form", onsubmit: save },
+        input,
+        h(
+          "div",
+          { class: "sb-form-actions" },
+          h("button", {
+            type: "submit",
+            class: "sb-btn sb-btn-sm sb-btn-primary",
+            text: t("save"),
+            disabled: !!card.pending.name,
+          }),
+          smallButton(t("cancel"), {
+            onclick: function () {
+              card.editing = null;
+              delete card.drafts.name;
+              delete card.errors.name;
+              renderPanel();
+            },
+          })
+        ),
+        fieldError(card, "name")
+      );
+    } else {
+      title = h(
+        "div",
+        { class: "sb-name-line" },
+        h("h2", { class: "sb-customer-name", text: name }),
+        customer
+          ? iconButton("edit", t("edit_name"), function () {
+              card.editing = "name";
+              renderPanel();
+              focusDraft("name");
+            })
+          : null
+      );
+    }
+    var badges = [];
+    if (customer && customer.is_blocked)
+      badges.push(h("span", { class: "sb-badge sb-badge-danger", text: t("blocked") }));
+    if (customer && customer.lead_status && customer.lead_status !== "none") {
+      badges.push(
+        h("span", { class: "sb-badge sb-badge-lead", text: LABELS.lead[customer.lead_status] || customer.lead_status })
+      );
+    }
+    return h(
+      "header",
+      { class: "sb-panel-head" },
+      avatar(name, (customer && customer.id) || ref.id, "sb-avatar-lg"),
+      h(
+        "div",
+        { class: "sb-panel-name" },
+        title,
+        subtitle ? h("p", { class: "sb-muted", text: subtitle }) : null,
+        badges.length ? h("p", { class: "sb-badges" }, badges) : null
+      )
+    );
+  }
+
+  function evidenceText(evidence) {
+    if (!evidence || typeof evidence !== "object" || !evidence.value) return "";
+    var identity = (LABELS.identity[evidence.kind] || evidence.kind || "") + " " + evidence.value;
+    var channel = evidence.channel ? channelLabel(channelKindOf(evidence.channel)) : "";
+    var reason;
+    if (evidence.reason === "verified_match") reason = t("evidence_verified_match", { channel: channel || "?" });
+    else if (evidence.reason === "verified_over_typed")
+      reason = t("evidence_verified_over_typed", { channel: channel || "?" });
+    else if (evidence.via && LABELS.via && LABELS.via[evidence.via])
+      reason = t("evidence_typed_via", { via: LABELS.via[evidence.via] });
+    else if (channelKindOf(evidence.channel) === "web") reason = t("evidence_typed_web");
+    else if (channel) reason = t("evidence_typed_on", { channel: channel });
+    else reason = t("evidence_typed");
+    return t("evidence", { identity: identity.trim(), reason: reason });
+  }
+
+  function renderSuggestions(cur, card, customer) {
+    var suggestions = Array.isArray(customer.suggestions) ? customer.suggestions : [];
+    if (!suggestions.length) return null;
+    var here = customer.name || t("customer");
+    return cardSection(
+      t("merge_suggestions"),
+      "sb-suggestions",
+      suggestions.map(function (suggestion) {
+        var other = personName(suggestion.other) || t("customer");
+        var key = "suggestion:" + suggestion.id;
+        var evidence = evidenceText(suggestion.evidence);
+        return h(
+          "div",
+          { class: "sb-suggest", "data-suggestion": suggestion.id },
+          h("p", { class: "sb-suggest-text" }, fill(t("maybe_same"), { name: h("strong", { text: other }) })),
+          evidence ? h("p", { class: "sb-suggest-evidence", text: evidence }) : null,
+          h(
+            "div",
+            { class: "sb-form-actions" },
+            smallButton(t("confirm_merge"), {
+              class: "sb-btn sb-btn-sm sb-btn-primary",
+              disabled: !!card.pending[key],
+              onclick: function () {
+                confirmDialog({
+                  title: t("merge_title", { a: here, b: other }),
+                  body: [t("merge_suggestion_explain", { a: here, b: other }), t("merge_undo_note")],
+                  confirm: t("merge"),
+                }).then(function (yes) {
+                  if (!yes) return;
+                  cardChange(
+                    cur,
+                    key,
+                    function () {
+                      return api(API_ROOT + "merge-suggestions/" + encodeURIComponent(suggestion.id) + "/confirm/", {
+                        method: "POST",
+                        json: {},
+                      });
+                    },
+                    { merge: true }
+                  ).then(function (record) {
+                    if (record) afterMerge(cur, t("merged_flash", { name: other }));
+                  });
+                });
+              },
+            }),
+            smallButton(t("dismiss"), {
+              class: "sb-btn sb-btn-sm",
+              disabled: !!card.pending[key],
+              onclick: function () {
+                cardChange(cur, key, function () {
+                  return api(API_ROOT + "merge-suggestions/" + encodeURIComponent(suggestion.id) + "/dismiss/", {
+                    method: "POST",
+                    json: {},
+                  });
+                });
+              },
+            })
+          ),
+          fieldError(card, key)
+        );
+      })
+    );
+  }
+
+  function renderIdentities(cur, card, customer, fallback) {
+    var identities = customer ? customer.identities || [] : fallback;
+    var items = identities.map(function (identity) {
+      var label = identityLabel(identity);
+      var channel = identity.channel && identity.channel.name ? identity.channel.name : "";
+      var verified = identity.verified
+        ? h(
+            "span",
+            {
+              class: "sb-verified",
+              title: identity.verification
+                ? t("verified_by", { how: (LABELS.verification || {})[identity.verification] || identity.verification })
+                : t("verified"),
+            },
+            svgIcon("check"),
+            h("span", { class: "visually-hidden", text: t("verified") })
+          )
+        : null;
+      var key = "identity:" + identity.id;
+      return h(
+        "li",
+        { class: "sb-ident", "data-kind": identity.kind },
+        channelIcon(identity.kind, label),
+        h(
+          "span",
+          { class: "sb-ident-text" },
+          h("span", { class: "sb-ident-value sb-break" }, h("span", { text: identity.value }), verified),
+          h("span", { class: "sb-ident-kind", text: channel ? label + " · " + channel : label }),
+          fieldError(card, key)
+        ),
+        customer && identity.id !== undefined
+          ? iconButton(
+              "close",
+              t("remove_identity", { identity: identity.value }),
+              function () {
+                confirmDialog({
+                  title: t("remove_identity_title"),
+                  body: t("remove_identity_explain", { identity: label + " " + identity.value }),
+                  confirm: t("remove"),
+                  danger: true,
+                }).then(function (yes) {
+                  if (!yes) return;
+                  cardChange(cur, key, function () {
+                    return api(customerUrl(card.customerId, "identities/" + encodeURIComponent(identity.id) + "/"), {
+                      method: "DELETE",
+                    });
+                  });
+                });
+              },
+              "sb-remove"
+            )
+          : null
+      );
+    });
+    var form = null;
+    if (customer) {
+      var kind = draft(
+        card,
+        "identity-kind",
+        h(
+          "select",
+          { class: "sb-input sb-kind-select", "aria-label": t("identity_kind") },
+          ADDABLE_KINDS.map(function (value) {
+            return h("option", { value: value, text: LABELS.identity[value] || value });
+          })
+        ),
+        ADDABLE_KINDS[0]
+      );
+      var value = draft(
+        card,
+        "identity-value",
+        h("input", {
+          type: "text",
+          class: "sb-input",
+          "aria-label": t("identity_value"),
+          placeholder: t("identity_value"),
+        }),
+        ""
+      );
+      form = h(
+        "form",
+        {
+          class: "sb-add-form sb-identity-form",
+          onsubmit: function (event) {
+            event.preventDefault();
+            if (!value.value.trim()) return;
+            cardChange(
+              cur,
+              "identity-add",
+              function () {
+                return api(customerUrl(card.customerId, "identities/"), {
+                  method: "POST",
+                  json: { kind: kind.value, value: value.value.trim() },
+                });
+              },
+              {
+                done: function () {
+                  delete card.drafts["identity-value"];
+                },
+              }
+            );
+          },
+        },
+        h(
+          "div",
+          { class: "sb-add-row" },
+          kind,
+          value,
+          h("button", {
+            type: "submit",
+            class: "sb-btn sb-btn-sm",
+            text: t("add"),
+            disabled: !!card.pending["identity-add"],
+          })
+        ),
+        fieldError(card, "identity-add")
+      );
+    }
+    if (!items.length && !form) return null;
+    return cardSection(t("contacts"), "sb-identities", [
+      items.length ? h("ul", { class: "sb-ident-list" }, items) : null,
+      form,
+    ]);
+  }
+
+  function byRecent(a, b) {
+    var da = parseDate(a.last_message_at || a.created_at);
+    var db = parseDate(b.last_message_at || b.created_at);
+    return (db ? db.getTime() : 0) - (da ? da.getTime() : 0);
+  }
+
+  function renderConversations(cur, card) {
+    if (card.conversations === false) {
+      return cardSection(
+        t("conversations"),
+        "sb-timeline-section",
+        h("p", { class: "sb-muted", text: t("card_part_error") })
+      );
+    }
+    var conversations = (card.conversations || []).slice().sort(byRecent);
+    if (!conversations.length) return null;
+    var items = conversations.map(function (conversation) {
+      var kind = channelKindOf(conversation.channel);
+      var when = conversation.last_message_at || conversation.created_at;
+      var current = conversation.id === cur.id;
+      var inbox = conversation.inbox
+        ? typeof conversation.inbox === "object"
+          ? conversation.inbox.name
+          : conversation.inbox
+        : "";
+      return h(
+        "li",
+        { class: "sb-tl-item" + (current ? " is-current" : ""), "data-id": conversation.id },
+        h(
+          "a",
+          {
+            class: "sb-tl-link",
+            href: "?c=" + encodeURIComponent(conversation.id),
+            "aria-current": current ? "true" : null,
+            onclick: function (event) {
+              if (event.metaKey || event.ctrlKey || event.shiftKey || event.button !== 0) return;
+              event.preventDefault();
+              if (!current) openConversation(conversation.id);
+            },
+          },
+          channelIcon(kind, channelLabel(kind)),
+          h(
+            "span",
+            { class: "sb-tl-text" },
+            h(
+              "span",
+              { class: "sb-tl-top" },
+              h("span", { class: "sb-tl-inbox", text: inbox || channelLabel(kind) }),
+              timeElement(when, "sb-tl-time", relativeTime(when))
+            ),
+            h("span", { class: "sb-tl-preview", text: conversation.last_message_preview || t("no_messages") }),
+            h(
+              "span",
+              { class: "sb-tl-meta" },
+              h("span", {
+                class: "sb-pill",
+                "data-status": conversation.status || "",
+                text: LABELS.status[conversation.status] || conversation.status || "",
+              }),
+              current ? h("span", { class: "sb-tl-here", text: t("this_conversation") }) : null
+            )
+          )
+        )
+      );
+    });
+    return cardSection(t("conversations"), "sb-timeline-section", h("ol", { class: "sb-timeline" }, items));
+  }
+
+  var TOUCH_SKIP = { conversation: true, at: true, user_agent: true, language: true, timezone: true, channel: true };
+  var TOUCH_ORDER = [
+    "page_url",
+    "page_title",
+    "referrer",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "utm_content",
+    "utm_term",
+  ];
+
+  function touchRows(touch, withChannel, withTime) {
+    if (!touch || typeof touch !== "object") return [];
+    var labels = { page_url: t("page"), page_title: t("page_title"), referrer: t("referrer") };
+    var rows = [];
+    if (withChannel && touch.channel) rows.push(row(t("channel"), channelLabel(channelKindOf(touch.channel))));
+    TOUCH_ORDER.forEach(function (key) {
+      var value = touch[key];
+      if (value === undefined || value === null || value === "") return;
+      rows.push(
+        row(labels[key] || key, key === "page_url" || key === "referrer" ? linkOrText(String(value)) : String(value))
+      );
+    });
+    // Whatever else the channel reported (ad and campaign ids, click ids, a referral source).
+    Object.keys(touch)
+      .filter(function (key) {
+        return !TOUCH_SKIP[key] && TOUCH_ORDER.indexOf(key) < 0;
+      })
+      .sort()
+      .forEach(function (key) {
+        var value = touch[key];
+        if (value === null || value === undefined || value === "" || typeof value === "object") return;
+        var label = Object.prototype.hasOwnProperty.call(S, "touch_" + key) ? S["touch_" + key] : key;
+        rows.push(row(label, String(value)));
+      });
+    if (withTime && touch.at) rows.push(row(t("when"), fullTime(touch.at)));
+    return rows.filter(Boolean);
+  }
+
+  function renderAttribution(customer) {
+    var parts = [];
+    var first = touchRows(customer.first_touch, true, true);
+    var last = touchRows(customer.last_touch, true, true);
+    var same =
+      customer.first_touch &&
+      customer.last_touch &&
+      customer.first_touch.at &&
+      customer.first_touch.at === customer.last_touch.at;
+    if (first.length) parts.push(h("h4", { text: same ? t("first_and_last_touch") : t("first_touch") }), list(first));
+    if (last.length && !same) parts.push(h("h4", { text: t("last_touch") }), list(last));
+    var lead = customer.lead || {};
+    if (lead.captured_at) {
+      var leadRows = [
+        row(t("when"), fullTime(lead.captured_at)),
+        row(t("via"), lead.via ? (LABELS.via || {})[lead.via] || lead.via : null),
+        row(t("channel"), lead.channel ? channelLabel(channelKindOf(lead.channel)) : null),
+      ].concat(touchRows(lead.source, false, false));
+      parts.push(h("h4", { text: t("lead_captured") }), list(leadRows));
+    }
+    if (!parts.length) return null;
+    return cardSection(t("attribution"), "sb-attribution", parts);
+  }
+
+  function tagColor(color) {
+    return typeof color === "string" && /^#[0-9a-fA-F]{6}$/.test(color) ? color : "#64748b";
+  }
+
+  function renderTags(cur, card, customer) {
+    var tags = Array.isArray(customer.tags) ? customer.tags : [];
+    var chips = tags.map(function (tag) {
+      var key = "tag:" + tag.id;
+      var chip = h(
+        "li",
+        { class: "sb-tag" },
+        h("span", { class: "sb-tag-dot", "aria-hidden": "true" }),
+        h("span", { class: "sb-tag-name", text: tag.name }),
+        h(
+          "button",
+          {
+            type: "button",
+            class: "sb-tag-remove",
+            "aria-label": t("remove_tag", { tag: tag.name }),
+            title: t("remove_tag", { tag: tag.name }),
+            disabled: !!card.pending[key],
+            onclick: function () {
+              cardChange(cur, key, function () {
+                return api(customerUrl(card.customerId, "tags/" + encodeURIComponent(tag.id) + "/"), {
+                  method: "DELETE",
+                });
+              });
+            },
+          },
+          svgIcon("close")
+        )
+      );
+      chip.style.setProperty("--tag-color", tagColor(tag.color));
+      return chip;
+    });
+    var have = {};
+    tags.forEach(function (tag) {
+      have[String(tag.name).toLowerCase()] = true;
+    });
+    var options = h(
+      "datalist",
+      { id: "sb-tag-options" },
+      (catalog.tags || [])
+        .filter(function (tag) {
+          return !have[String(tag.name).toLowerCase()];
+        })
+        .map(function (tag) {
+          return h("option", { value: tag.name });
+        })
+    );
+    var input = draft(
+      card,
+      "tag",
+      h("input", {
+        type: "text",
+        class: "sb-input",
+        list: "sb-tag-options",
+        maxlength: "50",
+        "aria-label": t("add_tag"),
+        placeholder: t("add_tag"),
+        autocomplete: "off",
+      }),
+      ""
+    );
+    input.addEventListener(
+      "focus",
+      function () {
+        loadTags(true).then(function () {
+          var fresh = (catalog.tags || []).filter(function (tag) {
+            return !have[String(tag.name).toLowerCase()];
+          });
+          options.replaceChildren.apply(
+            options,
+            fresh.map(function (tag) {
+              return h("option", { value: tag.name });
+            })
+          );
+        });
+      },
+      { once: true }
+    );
+    var form = h(
+      "form",
+      {
+        class: "sb-add-form sb-tag-form",
+        onsubmit: function (event) {
+          event.preventDefault();
+          var name = input.value.trim();
+          if (!name) return;
+          cardChange(
+            cur,
+            "tag-add",
+            function () {
+              return api(customerUrl(card.customerId, "tags/"), { method: "POST", json: { name: name } });
+            },
+            {
+              done: function () {
+                delete card.drafts.tag;
+                loadTags(true);
+              },
+            }
+          );
+        },
+      },
+      h(
+        "div",
+        { class: "sb-add-row" },
+        input,
+        options,
+        h("button", { type: "submit", class: "sb-btn sb-btn-sm", text: t("add"), disabled: !!card.pending["tag-add"] })
+      ),
+      fieldError(card, "tag-add")
+    );
+    return cardSection(t("tags"), "sb-tags-section", [
+      chips.length ? h("ul", { class: "sb-tags" }, chips) : null,
+      form,
+    ]);
+  }
+
+  var fmtDate = (function () {
+    try {
+      return new Intl.DateTimeFormat(LANG, { dateStyle: "medium", timeZone: "UTC" });
+    } catch (error) {
+      return null;
+    }
+  })();
+
+  function attributeDisplay(definition, value) {
+    if (value === null || value === undefined || value === "") return h("span", { class: "sb-faint", text: "—" });
+    var type = definition ? definition.type : "text";
+    if (type === "boolean")
+      return h("span", { text: value === true ? t("yes") : value === false ? t("no") : String(value) });
+    if (type === "date") {
+      var date = /^\d{4}-\d{2}-\d{2}$/.test(String(value)) ? new Date(String(value) + "T00:00:00Z") : null;
+      return h("span", { text: date && fmtDate && !isNaN(date.getTime()) ? fmtDate.format(date) : String(value) });
+    }
+    if (type === "link") {
+      var href = safeHttpUrl(String(value));
+      if (href)
+        return h("a", {
+          href: href,
+          target: "_blank",
+          rel: "noopener noreferrer",
+          class: "sb-break",
+          text: String(value),
+          title: String(value),
+        });
+    }
+    return h("span", { class: "sb-break", text: String(value) });
+  }
+
+  function attributeEditor(card, definition, value) {
+    var key = "attr:" + definition.key;
+    var initial = value === null || value === undefined ? "" : value;
+    var attrs = { class: "sb-input", "aria-label": definition.label, name: definition.key };
+    var input;
+    if (definition.type === "list") {
+      var options = Array.isArray(definition.options) ? definition.options : [];
+      input = h(
+        "select",
+        attrs,
+        h("option", { value: "", text: "—" }),
+        options.map(function (option) {
+          return h("option", { value: String(option), text: String(option) });
+        })
+      );
+    } else if (definition.type === "boolean") {
+      input = h(
+        "select",
+        attrs,
+        h("option", { value: "", text: "—" }),
+        h("option", { value: "true", text: t("yes") }),
+        h("option", { value: "false", text: t("no") })
+      );
+      initial = value === true ? "true" : value === false ? "false" : "";
+    } else if (definition.type === "date") {
+      input = h("input", Object.assign({ type: "date" }, attrs));
+    } else if (definition.type === "number") {
+      input = h("input", Object.assign({ type: "text", inputmode: "decimal" }, attrs));
+    } else if (definition.type === "link") {
+      input = h("input", Object.assign({ type: "url", placeholder: "https://" }, attrs));
+    } else {
+      input = h("input", Object.assign({ type: "text", maxlength: "1000" }, attrs));
+    }
+    return draft(card, key, input, initial);
+  }
+
+  function attributeValueFrom(definition, input) {
+    var raw = input.value;
+    if (definition.type === "boolean") return raw === "" ? null : raw === "true";
+    raw = raw.trim();
+    return raw === "" ? null : raw;
+  }
+
+  function renderAttribute(cur, card, customer, definition) {
+    var key = "attr:" + definition.key;
+    var value = (customer.attributes || {})[definition.key];
+    var content;
+    if (card.editing === key) {
+      var input = attributeEditor(card, definition, value);
+      var close = function () {
+        card.editing = null;
+        delete card.drafts[key];
+        delete card.errors[key];
+        renderPanel();
+      };
+      input.addEventListener("keydown", function (event) {
+        if (event.key === "Escape") {
+          event.stopPropagation();
+          close();
+        }
+      });
+      var changes = {};
+      content = h(
+        "form",
+        {
+          class: "sb-inline-form sb-attr-form",
+          novalidate: true,
+          onsubmit: function (event) {
+            event.preventDefault();
+            changes[definition.key] = attributeValueFrom(definition, input);
+            patchCustomer(cur, key, { attributes: changes }, function () {
+              card.editing = null;
+              delete card.drafts[key];
+            });
+          },
+        },
+        input,
+        h(
+          "div",
+          { class: "sb-form-actions" },
+          h("button", {
+            type: "submit",
+            class: "sb-btn sb-btn-sm sb-btn-primary",
+            text: t("save"),
+            disabled: !!card.pending[key],
+          }),
+          smallButton(t("cancel"), { onclick: close })
+        ),
+        fieldError(card, key)
+      );
+    } else {
+      content = h(
+        "div",
+        { class: "sb-attr-value" },
+        attributeDisplay(definition, value),
+        iconButton("edit", t("edit_field", { field: definition.label }), function () {
+          card.editing = key;
+          delete card.drafts[key];
+          renderPanel();
+          focusDraft(key);
+        })
+      );
+    }
+    return h(
+      "div",
+      { class: "sb-row sb-attr", "data-key": definition.key, "data-type": definition.type },
+      h("dt", { text: definition.label, title: definition.description || null }),
+      h("dd", null, content)
+    );
+  }
+
+  function renderProfile(cur, card, customer, ref, zone) {
+    var select = h(
+      "select",
+      {
+        class: "sb-input sb-lead-select",
+        "aria-label": t("lead_status"),
+        disabled: !!card.pending.lead_status,
+        onchange: function () {
+          patchCustomer(cur, "lead_status", { lead_status: select.value });
+        },
+      },
+      Object.keys(LABELS.lead).map(function (value) {
+        return h("option", { value: value, text: LABELS.lead[value], selected: value === customer.lead_status });
+      })
+    );
+    select.value = customer.lead_status || "none";
+    var definitions = catalog.attributes || [];
+    var defined = {};
+    definitions.forEach(function (definition) {
+      defined[definition.key] = true;
+    });
+    var attributes = customer.attributes || {};
+    var rows = [
+      h(
+        "div",
+        { class: "sb-row" },
+        h("dt", { text: t("lead_status") }),
+        h("dd", null, select, fieldError(card, "lead_status"))
+      ),
+    ]
+      .concat(
+        definitions.map(function (definition) {
+          return renderAttribute(cur, card, customer, definition);
+        })
+      )
+      .concat(
+        // Values whose definition was removed: shown, not editable.
+        Object.keys(attributes)
+          .filter(function (key) {
+            return !defined[key];
+          })
+          .map(function (key) {
+            return row(key, attributeDisplay(null, attributes[key]));
+          })
+      )
+      .concat([
+        row(t("country"), customer.country),
+        row(t("language"), customer.language),
+        row(t("time_zone"), zone),
+        row(t("first_seen"), fullTime(customer.first_seen_at)),
+        row(t("last_seen"), fullTime(customer.last_seen_at)),
+      ]);
+    return cardSection(t("details"), "sb-profile", list(rows));
+  }
+
+  function renderNotes(cur, card) {
+    var textarea = draft(
+      card,
+      "note",
+      h("textarea", {
+        class: "sb-input sb-note-input",
+        rows: "2",
+        maxlength: "5000",
+        "aria-label": t("add_note"),
+        placeholder: t("note_placeholder"),
+      }),
+      ""
+    );
+    var form = h(
+      "form",
+      {
+        class: "sb-add-form sb-note-form",
+        onsubmit: function (event) {
+          event.preventDefault();
+          var body = textarea.value.trim();
+          if (!body) return;
+          cardChange(
+            cur,
+            "note",
+            function () {
+              return api(customerUrl(card.customerId, "notes/"), { method: "POST", json: { body: body } });
+            },
+            {
+              reload: ["notes"],
+              done: function () {
+                delete card.drafts.note;
+              },
+            }
+          );
+        },
+      },
+      textarea,
+      h(
+        "div",
+        { class: "sb-form-actions" },
+        h("button", { type: "submit", class: "sb-btn sb-btn-sm", text: t("add_note"), disabled: !!card.pending.note })
+      ),
+      fieldError(card, "note")
+    );
+    textarea.addEventListener("keydown", function (event) {
+      if (event.key === "Enter" && (event.metaKey || event.ctrlKey)) {
+        event.preventDefault();
+        form.requestSubmit();
+      }
+    });
+    var notes = card.notes === false ? null : card.notes || [];
+    var items = (notes || []).map(function (note) {
+      var key = "note:" + note.id;
+      var own = note.author && note.author.id === ME.id;
+      return h(
+        "li",
+        { class: "sb-note-item", "data-id": note.id },
+        h("p", { class: "sb-note-body", text: note.body }),
+        h(
+          "p",
+          { class: "sb-note-meta" },
+          h("span", { text: note.author ? (own ? t("you") : note.author.name) : t("system") }),
+          " · ",
+          timeElement(note.created_at, "sb-note-time", relativeTime(note.created_at)),
+          own
+            ? h("button", {
+                type: "button",
+                class: "sb-link-btn sb-note-delete",
+                text: t("delete"),
+                disabled: !!card.pending[key],
+                onclick: function () {
+                  confirmDialog({
+                    title: t("delete_note_title"),
+                    body: note.body.length > 160 ? note.body.slice(0, 160) + "…" : note.body,
+                    confirm: t("delete"),
+                    danger: true,
+                  }).then(function (yes) {
+                    if (!yes) return;
+                    cardChange(
+                      cur,
+                      key,
+                      function () {
+                        return api(customerUrl(card.customerId, "notes/" + encodeURIComponent(note.id) + "/"), {
+                          method: "DELETE",
+                        });
+                      },
+                      { reload: ["notes"] }
+                    );
+                  });
+                },
+              })
+            : null
+        ),
+        fieldError(card, key)
+      );
+    });
+    return cardSection(t("notes"), "sb-notes", [
+      form,
+      notes === null ? h("p", { class: "sb-muted", text: t("card_part_error") }) : null,
+      items.length ? h("ul", { class: "sb-note-list" }, items) : null,
+    ]);
+  }
+
+  function searchCustomers(cur, card, q) {
+    var search = card.search;
+    clearTimeout(search.timer);
+    q = q.trim();
+    if (!q) {
+      search.results = null;
+      search.loading = false;
+      search.error = null;
+      renderPanel();
+      return;
+    }
+    search.timer = setTimeout(function () {
+      var token = ++search.token;
+      search.loading = true;
+      api(API_ROOT + "customers/?q=" + encodeURIComponent(q)).then(
+        function (answer) {
+          if (cur.card !== card || token !== search.token) return;
+          search.loading = false;
+          search.error = null;
+          search.results = itemsOf(answer).filter(function (customer) {
+            return String(customer.id) !== card.customerId;
+          });
+          renderPanel();
+        },
+        function (error) {
+          if (cur.card !== card || token !== search.token) return;
+          search.loading = false;
+          search.error = apiErrorText(error) || t("change_failed");
+          renderPanel();
+        }
+      );
+    }, SEARCH_DELAY_MS);
+  }
+
+  function renderMerges(cur, card, customer) {
+    var here = customer.name || t("customer");
+    var parts = [];
+    if (card.merging) {
+      var input = draft(
+        card,
+        "merge-q",
+        h("input", {
+          type: "search",
+          class: "sb-input",
+          "aria-label": t("merge_search"),
+          placeholder: t("merge_search"),
+          autocomplete: "off",
+        }),
+        ""
+      );
+      input.addEventListener("input", function () {
+        searchCustomers(cur, card, input.value);
+      });
+      input.addEventListener("keydown", function (event) {
+        if (event.key === "Escape") {
+          event.stopPropagation();
+          card.merging = false;
+          delete card.drafts["merge-q"];
+          card.search.results = null;
+          renderPanel();
+        }
+      });
+      var results = card.search.results;
+      var resultList = null;
+      if (results && results.length) {
+        resultList = h(
+          "ul",
+          { class: "sb-search-results" },
+          results.map(function (other) {
+            var otherName = other.name || t("customer");
+            var hint = (other.identities || [])
+              .slice(0, 2)
+              .map(function (identity) {
+                return identity.value;
+              })
+              .join(", ");
+            return h(
+              "li",
+              null,
+              h(
+                "button",
+                {
+                  type: "button",
+                  class: "sb-search-result",
+                  "data-id": other.id,
+                  onclick: function () {
+                    confirmDialog({
+                      title: t("merge_title", { a: otherName, b: here }),
+                      body: [t("merge_into_explain", { other: otherName, customer: here }), t("merge_undo_note")],
+                      confirm: t("merge"),
+                    }).then(function (yes) {
+                      if (!yes) return;
+                      cardChange(
+                        cur,
+                        "merge",
+                        function () {
+                          return api(customerUrl(card.customerId, "merge/"), {
+                            method: "POST",
+                            json: { other: other.id },
+                          });
+                        },
+                        {
+                          merge: true,
+                          done: function () {
+                            card.merging = false;
+                            delete card.drafts["merge-q"];
+                            card.search.results = null;
+                          },
+                        }
+                      ).then(function (record) {
+                        if (record) afterMerge(cur, t("merged_flash", { name: otherName }));
+                      });
+                    });
+                  },
+                },
+                avatar(otherName, other.id),
+                h(
+                  "span",
+                  { class: "sb-search-text" },
+                  h("span", { class: "sb-search-name", text: otherName }),
+                  hint ? h("span", { class: "sb-search-hint", text: hint }) : null
+                )
+              )
+            );
+          })
+        );
+      } else if (results) {
+        resultList = h("p", { class: "sb-muted", text: t("no_customers_found") });
+      }
+      parts.push(
+        h(
+          "div",
+          { class: "sb-merge-search" },
+          h(
+            "div",
+            { class: "sb-add-row" },
+            input,
+            smallButton(t("cancel"), {
+              onclick: function () {
+                card.merging = false;
+                delete card.drafts["merge-q"];
+                card.search.results = null;
+                renderPanel();
+              },
+            })
+          ),
+          card.search.loading ? h("p", { class: "sb-muted", text: t("loading") }) : null,
+          card.search.error ? h("p", { class: "sb-field-error", role: "alert", text: card.search.error }) : null,
+          resultList,
+          fieldError(card, "merge")
+        )
+      );
+    }
+    var records = Array.isArray(customer.merges) ? customer.merges : [];
+    if (records.length) {
+      parts.push(
+        h(
+          "ul",
+          { class: "sb-merge-list" },
+          records.map(function (record) {
+            var key = "undo:" + record.id;
+            var by =
+              record.automatic && !record.actor
+                ? t("automatically")
+                : t("by", { name: actorName(record.actor, record.automatic) });
+            return h(
+              "li",
+              { class: "sb-merge-item" + (record.undone_at ? " is-undone" : ""), "data-id": record.id },
+              h(
+                "p",
+                null,
+                fill(t("merge_record"), {
+                  merged: h("strong", { text: personName(record.merged) || t("customer") }),
+                  survivor: h("strong", { text: personName(record.survivor) || t("customer") }),
+                })
+              ),
+              h(
+                "p",
+                { class: "sb-merge-meta" },
+                by,
+                " · ",
+                timeElement(record.created_at, "", fullTime(record.created_at))
+              ),
+              record.evidence && evidenceText(record.evidence)
+                ? h("p", { class: "sb-merge-meta", text: evidenceText(record.evidence) })
+                : null,
+              record.undone_at
+                ? h("p", { class: "sb-merge-meta", text: t("undone_at", { time: fullTime(record.undone_at) }) })
+                : smallButton(t("undo_merge"), {
+                    class: "sb-btn sb-btn-sm sb-undo-merge",
+                    disabled: !!card.pending[key],
+                    onclick: function () {
+                      var mergedName = personName(record.merged) || t("customer");
+                      confirmDialog({
+                        title: t("undo_merge_title"),
+                        body: [
+                          t("undo_merge_explain", {
+                            merged: mergedName,
+                            survivor: personName(record.survivor) || here,
+                          }),
+                        ],
+                        confirm: t("undo_merge"),
+                        danger: true,
+                      }).then(function (yes) {
+                        if (!yes) return;
+                        cardChange(
+                          cur,
+                          key,
+                          function () {
+                            return api(API_ROOT + "customer-merges/" + encodeURIComponent(record.id) + "/undo/", {
+                              method: "POST",
+                              json: {},
+                            });
+                          },
+                          { merge: true }
+                        ).then(function (answer) {
+                          if (answer) afterMerge(cur, t("split_flash", { name: mergedName }));
+                        });
+                      });
+                    },
+                  }),
+              fieldError(card, key)
+            );
+          })
+        )
+      );
+    }
+    var tools = card.merging
+      ? null
+      : h("button", {
+          type: "button",
+          class: "sb-link-btn sb-merge-with",
+          text: t("merge_with"),
+          onclick: function () {
+            card.merging = true;
+            renderPanel();
+            focusDraft("merge-q");
+          },
+        });
+    return cardSection(t("merges"), "sb-merges", parts, tools);
+  }
+
+  // --- History
+
+  function loadHistory(cur, fresh, quiet) {
+    var card = cur.card;
+    if (!card) return Promise.resolve();
+    var history = card.history;
+    if (!history || fresh) {
+      // A new object: an answer still on its way for the old one is then ignored.
+      history = card.history = {
+        items: history ? history.items : [],
+        next: history && !fresh ? history.next : null,
+        loaded: history ? history.loaded : false,
+        loading: false,
+        error: null,
+        token: 0,
+      };
+    }
+    var token = ++history.token;
+    var url = customerUrl(card.customerId, "history/");
+    var cursor = !fresh && history.next ? cursorOf(history.next) : null;
+    if (cursor) url += "?cursor=" + encodeURIComponent(cursor);
+    history.loading = true;
+    if (!quiet) renderPanel();
+    return api(url).then(
+      function (page) {
+        if (cur.card !== card || card.history !== history || token !== history.token) return;
+        var items = itemsOf(page);
+        history.items = fresh ? items : history.items.concat(items);
+        history.next = page && page.next ? page.next : null;
+        history.loading = false;
+        history.error = null;
+        history.loaded = true;
+        renderPanel();
+      },
+      function (error) {
+        if (cur.card !== card || card.history !== history || token !== history.token) return;
+        history.loading = false;
+        history.error = apiErrorText(error) || t("card_part_error");
+        renderPanel();
+      }
+    );
+  }
+
+  function formatChangeValue(value, field) {
+    if (value === null || value === undefined || value === "") return "—";
+    if (field === "lead_status") return LABELS.lead[value] || String(value);
+    if (typeof value === "boolean") return value ? t("yes") : t("no");
+    if (typeof value === "object") return JSON.stringify(value);
+    return String(value);
+  }
+
+  function fieldLabel(field) {
+    if (!field) return "";
+    if (field.indexOf("attributes.") === 0) {
+      var key = field.slice("attributes.".length);
+      var definition = (catalog.attributes || []).filter(function (d) {
+        return d.key === key;
+      })[0];
+      return definition ? definition.label : key;
+    }
+    var labels = {
+      display_name: t("display_name"),
+      lead_status: t("lead_status"),
+      country: t("country"),
+      language: t("language"),
+      timezone: t("time_zone"),
+      is_blocked: t("blocked"),
+    };
+    return labels[field] || field;
+  }
+
+  function changeSummary(change) {
+    var data = change.data || {};
+    switch (change.action) {
+      case "updated":
+        return (
+          fieldLabel(data.field) +
+          ": " +
+          formatChangeValue(data.old, data.field) +
+          " → " +
+          formatChangeValue(data.new, data.field)
+        );
+      case "merge_conflict":
+        return (
+          fieldLabel(data.field) +
+          ": " +
+          formatChangeValue(data.kept, data.field) +
+          " (" +
+          t("replaced", { value: formatChangeValue(data.replaced, data.field) }) +
+          ")"
+        );
+      case "identity_added":
+      case "identity_removed":
+      case "identity_verified":
+        return (LABELS.identity[data.kind] || data.kind || "") + " " + (data.value || "");
+      case "tag_added":
+      case "tag_removed":
+        return data.tag || "";
+      case "note_deleted":
+        return data.text || "";
+      case "merged":
+        return data.merged_name || "";
+      case "lead_captured":
+        return data.via ? (LABELS.via || {})[data.via] || data.via : "";
+      case "created":
+        return data.channel ? channelLabel(data.channel) : "";
+      default:
+        return "";
+    }
+  }
+
+  function renderHistory(cur, card) {
+    var history = card.history;
+    var body = [];
+    if (history && history.items.length) {
+      body.push(
+        h(
+          "ol",
+          { class: "sb-history-list" },
+          history.items.map(function (change) {
+            var summary = changeSummary(change);
+            return h(
+              "li",
+              { class: "sb-history-item", "data-action": change.action },
+              h(
+                "p",
+                { class: "sb-history-what" },
+                h("strong", { text: change.action_label || change.action }),
+                summary ? h("span", { class: "sb-break", text: " " + summary }) : null
+              ),
+              h(
+                "p",
+                { class: "sb-history-meta" },
+                actorName(change.actor, false),
+                " · ",
+                timeElement(change.created_at, "", fullTime(change.created_at))
+              )
+            );
+          })
+        )
+      );
+    } else if (history && history.loaded && !history.loading) {
+      body.push(h("p", { class: "sb-muted", text: t("no_history") }));
+    }
+    if (history && history.loading) body.push(h("p", { class: "sb-muted", text: t("loading") }));
+    if (history && history.error) body.push(h("p", { class: "sb-field-error", role: "alert", text: history.error }));
+    if (history && history.next && !history.loading) {
+      body.push(
+        smallButton(t("load_more"), {
+          onclick: function () {
+            loadHistory(cur, false);
+          },
+        })
+      );
+    }
+    var details = h(
+      "details",
+      { class: "sb-panel-section sb-history", open: card.historyOpen },
+      h("summary", null, h("h3", { text: t("history") })),
+      body
+    );
+    details.addEventListener("toggle", function () {
+      if (card.historyOpen === details.open) return;
+      card.historyOpen = details.open;
+      if (details.open && (!card.history || !card.history.loaded)) loadHistory(cur, true);
+    });
+    return details;
+  }
+
+  // --- The panel
+
+  function focusDraft(key) {
+    var element = el.panelBody.querySelector('[data-draft="' + key + '"]');
+    if (element) element.focus();
+  }
+
   function renderPanel() {
     var cur = state.cur;
     if (!cur || !cur.detail) return;
     var detail = cur.detail;
-    var customer = detail.customer || {};
+    var ref = detail.customer || {};
     var source = detail.source || {};
-    var identities = Array.isArray(customer.identities) ? customer.identities : [];
+    var card = cardFor(cur);
+    var customer = card && card.customer;
+    var fallbackIdentities = Array.isArray(ref.identities) ? ref.identities : [];
     var context = null;
-    identities.forEach(function (identity) {
+    fallbackIdentities.forEach(function (identity) {
       if (identity.details && identity.details.context) context = identity.details.context;
     });
-    var zone = customer.timezone || source.timezone || (context && context.timezone) || "";
-    var local = localTimeIn(zone);
+    var zone =
+      (customer && customer.timezone) || ref.timezone || source.timezone || (context && context.timezone) || "";
 
-    var head = h(
-      "header",
-      { class: "sb-panel-head" },
-      avatar(customer.name, customer.id, "sb-avatar-lg"),
-      h(
-        "div",
-        { class: "sb-panel-name" },
-        h("h2", { text: customer.name || t("customer") }),
-        h(
-          "p",
-          { class: "sb-muted" },
-          [customer.country, local ? t("local_time", { time: local }) : null].filter(Boolean).join(" · ")
-        )
-      )
-    );
-
-    var contacts = identities.map(function (identity) {
-      var label = LABELS.identity[identity.kind] || identity.kind;
-      var value = h("span", { class: "sb-break", text: identity.value });
-      var badge = identity.verified ? h("span", { class: "sb-badge sb-badge-ok", text: t("verified") }) : null;
-      return row(label, h("span", null, value, badge ? " " : null, badge));
-    });
+    // Keep what the agent is doing: the focused input and the scroll position.
+    var active = document.activeElement;
+    var focusKey = active && el.panelBody.contains(active) && active.dataset ? active.dataset.draft : null;
+    var selection = null;
+    if (focusKey && typeof active.selectionStart === "number") {
+      try {
+        selection = [active.selectionStart, active.selectionEnd];
+      } catch (error) {
+        selection = null;
+      }
+    }
+    var scrollTop = el.panel.scrollTop;
 
     var reported = [];
-    identities.forEach(function (identity) {
+    fallbackIdentities.forEach(function (identity) {
       var details = identity.details || {};
       if (details.user && Object.keys(details.user).length) {
         reported.push(section(t("website_user"), [reportedList(details.user)], t("not_verified")));
@@ -1732,14 +3629,13 @@
     });
 
     var ua = source.user_agent || (context && context.user_agent) || "";
-    var channel = source.channel === "web" ? t("channel_web") : source.channel;
     var utm = ["utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term"].map(function (key) {
       return row(key, source[key]);
     });
     var visit = section(t("visit"), [
       list(
         [
-          row(t("channel"), channel),
+          row(t("channel"), source.channel ? channelLabel(source.channel) : null),
           row(t("page"), linkOrText(source.page_url)),
           row(t("page_title"), source.page_title),
           row(t("referrer"), linkOrText(source.referrer)),
@@ -1747,7 +3643,7 @@
           .concat(utm)
           .concat([
             ua ? row(t("device"), summariseUserAgent(ua), { title: ua }) : null,
-            row(t("language"), source.language || customer.language),
+            row(t("language"), source.language || ref.language),
             row(t("time_zone"), zone),
           ])
       ),
@@ -1760,21 +3656,63 @@
       ]);
     }
 
-    var about = section(t("customer"), [
-      list([
-        row(t("lead_status"), customer.lead_status && customer.lead_status !== "none" ? LABELS.lead[customer.lead_status] || customer.lead_status : null),
-        row(t("country"), customer.country),
-        row(t("first_seen"), fullTime(customer.first_seen_at)),
-        row(t("last_seen"), fullTime(customer.last_seen_at)),
-      ]),
-    ]);
-
-    var sections = [head, section(t("contacts"), [list(contacts)])]
-      .concat(reported)
-      .concat([visit, latest, about])
-      .filter(Boolean);
-    if (sections.length === 1) sections.push(h("p", { class: "sb-muted sb-pad", text: t("nothing_known") }));
+    var sections = [renderHead(cur, card || newCard(""), customer, ref, zone)];
+    if (card && card.flash) sections.push(h("p", { class: "sb-flash", role: "status", text: card.flash }));
+    if (card && card.error && !customer) {
+      sections.push(
+        h(
+          "p",
+          { class: "sb-card-error sb-pad", role: "alert" },
+          t("card_error"),
+          " ",
+          h("button", {
+            type: "button",
+            class: "sb-link-btn",
+            text: t("retry"),
+            onclick: function () {
+              loadCard(cur);
+              renderPanel();
+            },
+          })
+        )
+      );
+    } else if (!customer) {
+      sections.push(h("p", { class: "sb-muted sb-pad sb-card-loading", text: t("loading") }));
+    }
+    if (customer) {
+      sections.push(renderSuggestions(cur, card, customer));
+      sections.push(renderIdentities(cur, card, customer, fallbackIdentities));
+      sections = sections.concat(reported);
+      sections.push(renderConversations(cur, card));
+      sections.push(renderTags(cur, card, customer));
+      sections.push(renderProfile(cur, card, customer, ref, zone));
+      sections.push(renderNotes(cur, card));
+      sections.push(visit, latest);
+      sections.push(renderAttribution(customer));
+      sections.push(renderMerges(cur, card, customer));
+      sections.push(renderHistory(cur, card));
+    } else {
+      sections.push(renderIdentities(cur, card || newCard(""), null, fallbackIdentities));
+      sections = sections.concat(reported);
+      sections.push(visit, latest);
+    }
+    sections = sections.filter(Boolean);
     el.panelBody.replaceChildren.apply(el.panelBody, sections);
+    el.panelBody.dataset.customer = customer ? String(customer.id) : "";
+    el.panel.scrollTop = scrollTop;
+    if (focusKey) {
+      var again = el.panelBody.querySelector('[data-draft="' + focusKey + '"]');
+      if (again) {
+        again.focus({ preventScroll: true });
+        if (selection) {
+          try {
+            again.setSelectionRange(selection[0], selection[1]);
+          } catch (error) {
+            /* not a text input */
+          }
+        }
+      }
+    }
   }
 
   // --- Sound and desktop notifications -------------------------------------------------

@@ -146,6 +146,7 @@ def test_an_unverified_match_only_suggests_a_merge():
         "value": "ann@example.com",
         "reason": "unverified_match",
         "channel": "web",
+        "via": "prechat",
     }
     # Typing a contact detail still makes the visitor a lead.
     visitor.refresh_from_db()

@@ -127,7 +127,7 @@ def test_detail_shows_the_customer_and_the_source(api_client, agent, mine):
     api_client.force_authenticate(agent)
     data = api_client.get(reverse("api-conversation-detail", kwargs={"uuid": mine.uuid})).json()
     assert data["source"]["utm_campaign"] == "spring"
-    assert data["customer"]["id"] == mine.customer_id
+    assert data["customer"]["id"] == str(mine.customer.uuid)
 
 
 def test_socket_groups_follow_the_visibility_paths(agent, supervisor):

@@ -1,11 +1,13 @@
 from django.conf import settings
-from django.contrib import admin
-from django.db import models
+from django.contrib import admin, messages
+from django.db import models, transaction
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from .enums import ChannelKind
 from .models import ChannelAccount, InboundEvent, WidgetConfig
+from .widget.services import widget_identity_secret_regenerate
 
 
 class WidgetConfigInline(admin.StackedInline):
@@ -20,7 +22,27 @@ class WidgetConfigInline(admin.StackedInline):
         (_("Availability"), {"fields": ("away_message", "business_hours", "timezone")}),
         (_("Files"), {"fields": ("attachment_types", "attachment_max_mb")}),
         (_("Security and sound"), {"fields": ("allowed_origins", "sound")}),
+        (
+            _("Identity verification"),
+            {
+                "fields": ("identity_secret_shown", "require_verified_user"),
+                "description": _(
+                    "Your website's server signs the id of its signed-in user with this "
+                    "secret, HMAC-SHA256(secret, user id), and passes the hash to "
+                    "Switchboard('setUser', {id, hash}). Only then does the visitor see that "
+                    "user's conversations. Keep the secret on the server: never put it in "
+                    "the page. Regenerate it with the action on the channel list."
+                ),
+            },
+        ),
     )
+    readonly_fields = ("identity_secret_shown",)
+
+    @admin.display(description=_("identity secret"))
+    def identity_secret_shown(self, obj: WidgetConfig | None) -> str:
+        if obj is None or obj.pk is None:
+            return _("Created when this page is saved.")
+        return format_html("<code>{}</code>", obj.identity_secret)
 
 
 @admin.register(ChannelAccount)
@@ -29,6 +51,7 @@ class ChannelAccountAdmin(admin.ModelAdmin):
     list_filter = ("kind", "is_active")
     search_fields = ("name", "uuid", "public_key")
     readonly_fields = ("uuid", "embed_code", "created_at", "updated_at")
+    actions = ["regenerate_identity_secret"]
     fieldsets = (
         (None, {"fields": ("name", "kind", "inbox", "is_active")}),
         (
@@ -47,6 +70,13 @@ class ChannelAccountAdmin(admin.ModelAdmin):
         (_("Dates"), {"fields": ("created_at", "updated_at")}),
     )
 
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        if form.instance.kind == ChannelKind.WEB:
+            # Unchanged widget settings are not saved by the inline; the identity secret
+            # must exist (and stay the same) from now on.
+            WidgetConfig.objects.get_or_create(channel=form.instance)
+
     def get_inlines(self, request, obj):
         # Widget settings belong to website channels only.
         return [WidgetConfigInline] if obj is None or obj.kind == ChannelKind.WEB else []
@@ -61,6 +91,39 @@ class ChannelAccountAdmin(admin.ModelAdmin):
             host,
             obj.public_key,
         )
+
+    @admin.action(description=_("Regenerate the identity secret"), permissions=["change"])
+    def regenerate_identity_secret(self, request, queryset):
+        websites = list(queryset.filter(kind=ChannelKind.WEB))
+        with transaction.atomic():
+            for channel in websites:
+                widget_identity_secret_regenerate(channel)
+        if websites:
+            self.message_user(
+                request,
+                ngettext(
+                    "The identity secret of %(names)s was regenerated. Hashes made with the "
+                    "old secret are refused from now on: put the new secret (on the "
+                    "channel's page) on your website's server.",
+                    "The identity secrets of %(names)s were regenerated. Hashes made with "
+                    "the old secrets are refused from now on: put the new secrets (on each "
+                    "channel's page) on your websites' servers.",
+                    len(websites),
+                )
+                % {"names": ", ".join(channel.name for channel in websites)},
+                messages.SUCCESS,
+            )
+        if skipped := len(queryset) - len(websites):
+            self.message_user(
+                request,
+                ngettext(
+                    "%(count)d channel is not a website widget and has no identity secret.",
+                    "%(count)d channels are not website widgets and have no identity secret.",
+                    skipped,
+                )
+                % {"count": skipped},
+                messages.WARNING,
+            )
 
 
 @admin.register(InboundEvent)

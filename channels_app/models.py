@@ -27,6 +27,10 @@ def new_webhook_secret() -> str:
     return secrets.token_urlsafe(32)
 
 
+def new_identity_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
 class ChannelAccount(TimeStampedModel):
     """One connected account at a provider (a WhatsApp number, a bot, a website widget)."""
 
@@ -174,6 +178,17 @@ class WidgetConfig(TimeStampedModel):
         validators=[MinValueValidator(1), MaxValueValidator(100)],
     )
     sound = models.BooleanField(_("sound on new messages"), default=True)
+    # The key of HMAC-SHA256(secret, user id): the website's server signs the id of its
+    # signed-in user with it, so that only a verified user sees that user's conversations.
+    identity_secret = EncryptedTextField(_("identity secret"), default=new_identity_secret)
+    require_verified_user = models.BooleanField(
+        _("require verified users"),
+        default=False,
+        help_text=_(
+            "Refuse setUser calls without a valid hash. Turn on once the website's server "
+            "signs every signed-in user."
+        ),
+    )
 
     class Meta:
         verbose_name = _("widget settings")

@@ -8,7 +8,10 @@ Groups:
 - `staff`: supervisors and admins (they see every conversation);
 - `inbox.<id>`, `team.<id>`, `user.<id>`: agents, by the paths in
   `selectors.conversation_visibility_filter`;
-- `visitor.<customer id>.<inbox id>`: the widget of that customer on that inbox's channel.
+- `visitor.<identity id>.<inbox id>`: the widget sessions that may see the conversations
+  running on that identity in that inbox: the browser's own visitor identity, and the web
+  user a session was verified as. Keyed by identity, not customer: a merge changes the
+  customer, never what a widget session may see.
 """
 
 import asyncio
@@ -33,8 +36,15 @@ def user_group(user_id: int) -> str:
     return f"user.{user_id}"
 
 
-def visitor_group(*, customer_id: int, inbox_id: int) -> str:
-    return f"visitor.{customer_id}.{inbox_id}"
+def visitor_group(*, identity_id: int, inbox_id: int) -> str:
+    return f"visitor.{identity_id}.{inbox_id}"
+
+
+def _visitor_groups(conversation: Conversation) -> list[str]:
+    """The widget group of the identity the conversation runs on (none without one)."""
+    if conversation.identity_id is None:
+        return []
+    return [visitor_group(identity_id=conversation.identity_id, inbox_id=conversation.inbox_id)]
 
 
 def agent_groups(conversation: Conversation) -> list[str]:
@@ -90,12 +100,28 @@ _publisher = _Publisher()
 SEND_TIMEOUT_SECONDS = 5
 
 
-def _send(groups: list[str], event: dict) -> None:
+def _send(groups: list[str], event: dict, *, handler: str = PUSH) -> None:
+    if not groups:
+        return
     try:
-        _publisher.send(groups, {"type": PUSH, "event": event})
+        _publisher.send(groups, {"type": handler, "event": event})
     except Exception:
         # Clients catch up by seq; a failed push must not fail the write that is committed.
         logger.warning("Realtime push of %s failed", event.get("type"), exc_info=True)
+
+
+# The widget consumer's method that re-reads its session and joins its groups again.
+VISITOR_REJOIN = "visitor.rejoin"
+
+
+def push_visitor_session_changed(*, identity_id: int, inbox_id: int) -> None:
+    """A visitor's session now sees other identities (verified as a web user): its sockets
+    re-read the session and join their groups again. Not forwarded to the browser."""
+    _send(
+        [visitor_group(identity_id=identity_id, inbox_id=inbox_id)],
+        {"type": "session"},
+        handler=VISITOR_REJOIN,
+    )
 
 
 def push_message_created(message: Message) -> None:
@@ -118,7 +144,7 @@ def push_message_created(message: Message) -> None:
         },
     )
     _send(
-        [visitor_group(customer_id=conversation.customer_id, inbox_id=conversation.inbox_id)],
+        _visitor_groups(conversation),
         {
             "type": "message.created",
             "conversation": str(conversation.uuid),
@@ -139,10 +165,7 @@ def push_conversation_updated(conversation: Conversation) -> None:
 def push_read(conversation: Conversation, *, reader: str, seq: int) -> None:
     event = {"type": "read", "conversation": str(conversation.uuid), "reader": reader, "seq": seq}
     _send(agent_groups(conversation), event)
-    _send(
-        [visitor_group(customer_id=conversation.customer_id, inbox_id=conversation.inbox_id)],
-        event,
-    )
+    _send(_visitor_groups(conversation), event)
 
 
 def push_typing(
@@ -158,9 +181,6 @@ def push_typing(
     if sender == "customer":
         _send(agent_groups(conversation), event)
     else:
-        _send(
-            [visitor_group(customer_id=conversation.customer_id, inbox_id=conversation.inbox_id)],
-            event,
-        )
+        _send(_visitor_groups(conversation), event)
         # Other agents see that a colleague is typing too.
         _send(agent_groups(conversation), {**event, "agent_id": agent.pk if agent else None})

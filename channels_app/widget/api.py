@@ -6,13 +6,15 @@ from django.http import Http404
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.exceptions import NotAuthenticated, ValidationError
+from rest_framework.exceptions import NotAuthenticated, PermissionDenied, ValidationError
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from common.api.errors import ErrorResponseSerializer
+from customers.normalization import InvalidIdentity
+from customers.services import IdentityClaim, claims_normalize
 from inbox.api import (
     MESSAGE_PAGE_PARAMETERS,
     checked_attachment,
@@ -39,7 +41,10 @@ from .authentication import (
     WidgetVisitorThrottle,
 )
 from .services import (
+    CONTACT_FIELDS,
     CONTEXT_KEYS,
+    VisitorUserRefused,
+    visitor_contact_leave,
     visitor_conversation_get,
     visitor_message_send,
     visitor_session_get,
@@ -56,7 +61,33 @@ ERRORS = {
     404: ErrorResponseSerializer,
     429: ErrorResponseSerializer,
 }
-PHONE_REGEX = r"^\+?[0-9][0-9 ()./-]{4,24}$"
+
+
+def contact_errors(values: dict, channel) -> dict:
+    """Per field, why a typed email or phone cannot be an identity (none when all can)."""
+    errors = {}
+    for field, kind in CONTACT_FIELDS.items():
+        if values.get(field):
+            try:
+                claims_normalize([IdentityClaim(kind, values[field])], channel=channel)
+            except InvalidIdentity as invalid:
+                errors[field] = [str(invalid)]
+    return errors
+
+
+class ContactFieldsSerializer(serializers.Serializer):
+    """Name, email and phone as a person types them; email and phone must be usable as
+    identities (a phone number without a country code is read in the channel's region)."""
+
+    name = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    email = serializers.EmailField(required=False, allow_blank=True, max_length=254)
+    phone = serializers.CharField(required=False, allow_blank=True, max_length=40)
+
+    def validate(self, attrs):
+        attrs = {key: value.strip() for key, value in attrs.items() if value.strip()}
+        if errors := contact_errors(attrs, self.context["channel"]):
+            raise ValidationError(errors)
+        return attrs
 
 
 class WidgetApiView(APIView):
@@ -93,16 +124,7 @@ ContextSerializer = type(
 )
 
 
-class ProfileSerializer(serializers.Serializer):
-    name = serializers.CharField(required=False, allow_blank=True, max_length=200)
-    email = serializers.EmailField(required=False, allow_blank=True, max_length=254)
-    phone = serializers.RegexField(
-        PHONE_REGEX,
-        required=False,
-        allow_blank=True,
-        error_messages={"invalid": _("Enter a phone number, e.g. +86 138 0013 8000.")},
-    )
-
+class ProfileSerializer(ContactFieldsSerializer):
     def to_internal_value(self, data):
         """Applies the channel's pre-chat form (each field off, optional or required) and
         reports every missing and malformed field at once."""
@@ -120,9 +142,15 @@ class ProfileSerializer(serializers.Serializer):
             if requirement == FieldRequirement.OFF:
                 values.pop(field, None)
                 errors.pop(field, None)
+        values = {key: value.strip() for key, value in values.items() if value.strip()}
+        for field, messages in contact_errors(values, config.channel).items():
+            errors.setdefault(field, messages)
         if errors:
             raise ValidationError(errors)
-        return {key: value.strip() for key, value in values.items() if value.strip()}
+        return values
+
+    def validate(self, attrs):
+        return attrs  # to_internal_value checked everything
 
 
 class SessionInputSerializer(serializers.Serializer):
@@ -151,6 +179,9 @@ class SessionOutputSerializer(serializers.Serializer):
     conversation = ConversationStateSerializer(allow_null=True)
     online = serializers.BooleanField()
     within_hours = serializers.BooleanField()
+    lead = serializers.BooleanField(
+        help_text="Whether the visitor already left a way to reach them (no lead form then)."
+    )
 
 
 class WidgetSessionApi(WidgetApiView):
@@ -164,7 +195,9 @@ class WidgetSessionApi(WidgetApiView):
         description=(
             "Called on the visitor's first use of the chat (no storage before). With a valid "
             "`token`, continues that visitor; otherwise starts a new anonymous one. Records "
-            "the page context for attribution and the pre-chat answers."
+            "the page context for attribution and the pre-chat answers. A typed email or "
+            "phone is attached to the visitor unverified: if it belongs to another customer it "
+            "stays theirs (agents get a merge suggestion) and shows nothing of theirs here."
         ),
         request=SessionInputSerializer,
         responses={200: SessionOutputSerializer, **ERRORS},
@@ -197,6 +230,7 @@ class WidgetSessionApi(WidgetApiView):
             "name": session.customer.display_name,
             "conversation": conversation,
             **widget_availability(self.channel, config),
+            "lead": session.customer.lead_captured_at is not None,
         }
         return Response(SessionOutputSerializer(body).data)
 
@@ -317,32 +351,109 @@ class WidgetTypingApi(WidgetApiView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class UserInputSerializer(serializers.Serializer):
-    id = serializers.CharField(required=False, allow_blank=True, max_length=255)
-    name = serializers.CharField(required=False, allow_blank=True, max_length=200)
-    email = serializers.EmailField(required=False, allow_blank=True, max_length=254)
-    phone = serializers.RegexField(PHONE_REGEX, required=False, allow_blank=True)
-    hash = serializers.CharField(required=False, allow_blank=True, max_length=128)
+class UserInputSerializer(ContactFieldsSerializer):
+    # As the website sent it: the hash is computed over exactly these characters.
+    id = serializers.CharField(
+        required=False, allow_blank=True, max_length=255, trim_whitespace=False
+    )
+    hash = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=128,
+        help_text="HMAC-SHA256 of `id` with the widget's identity secret, in hex.",
+    )
+
+    def validate(self, attrs):
+        user_id, given = attrs.pop("id", ""), attrs.pop("hash", "").strip()
+        attrs = super().validate(attrs)
+        if given and not user_id.strip():
+            raise ValidationError({"id": [_("A hash verifies a user id: send the id too.")]})
+        if user_id.strip():
+            attrs["id"] = user_id
+        if given:
+            attrs["hash"] = given
+        return attrs
+
+
+class UserOutputSerializer(serializers.Serializer):
+    token = serializers.CharField(
+        help_text="The visitor's token: a new one when another verified user took over this "
+        "browser (the previous user's conversations stay with the previous token)."
+    )
+    visitor_id = serializers.CharField()
+    verified = serializers.BooleanField(help_text="Whether the session is a verified user.")
+    changed = serializers.BooleanField(
+        help_text="Whether what this session sees changed (a new visitor, or newly "
+        "verified): fetch the messages again."
+    )
 
 
 class WidgetUserApi(WidgetApiView):
     parser_classes = [JSONParser]
 
+    def get_throttles(self):
+        return [*super().get_throttles(), WidgetSendThrottle()]
+
     @extend_schema(
         summary="What the website says about its signed-in user",
         description=(
-            "From `Switchboard('setUser', {...})`. Stored as reported; the hash (HMAC of the "
-            "user id with the channel's secret) is kept for verification."
+            "From `Switchboard('setUser', {...})`. With `hash` (HMAC-SHA256 of `id` with the "
+            "widget's identity secret, computed on the website's server) the id is a verified "
+            "user: this session sees that user's conversations, on any device. A wrong hash is "
+            "refused with 403 `invalid_user_hash`; no hash while the widget requires verified "
+            "users with 403 `user_verification_required`; nothing is stored then. Without a "
+            "hash the data is stored as reported, not verified."
         ),
         request=UserInputSerializer,
+        responses={200: UserOutputSerializer, 403: ErrorResponseSerializer, **ERRORS},
+        tags=["widget"],
+    )
+    def post(self, request, public_key):
+        data = UserInputSerializer(data=request.data, context={"channel": self.channel})
+        data.is_valid(raise_exception=True)
+        try:
+            session, changed = visitor_user_set(session=self.session, user=data.validated_data)
+        except VisitorUserRefused as refused:
+            raise PermissionDenied(refused.message, code=refused.code) from None
+        body = {
+            "token": session.token,
+            "visitor_id": session.identity.value,
+            "verified": session.user_identity is not None,
+            "changed": changed,
+        }
+        return Response(UserOutputSerializer(body).data)
+
+
+class ContactInputSerializer(ContactFieldsSerializer):
+    def validate(self, attrs):
+        attrs = super().validate(attrs)
+        if not attrs.get("email") and not attrs.get("phone"):
+            raise ValidationError({"email": [_("Leave an email address or a phone number.")]})
+        return attrs
+
+
+class WidgetContactApi(WidgetApiView):
+    parser_classes = [JSONParser]
+
+    def get_throttles(self):
+        return [*super().get_throttles(), WidgetSendThrottle()]
+
+    @extend_schema(
+        summary="The visitor leaves their details (the lead form)",
+        description=(
+            "Shown while nobody is there to answer: a name and an email or phone to be "
+            "reached at. They make the visitor a lead (once: the first capture counts). Like "
+            "the pre-chat form's, they are unverified: an email or phone of another customer "
+            "stays theirs."
+        ),
+        request=ContactInputSerializer,
         responses={204: None, **ERRORS},
         tags=["widget"],
     )
     def post(self, request, public_key):
-        data = UserInputSerializer(data=request.data)
+        data = ContactInputSerializer(data=request.data, context={"channel": self.channel})
         data.is_valid(raise_exception=True)
-        user = {key: value for key, value in data.validated_data.items() if value}
-        visitor_user_set(session=self.session, user=user)
+        visitor_contact_leave(session=self.session, contact=data.validated_data)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -1,5 +1,6 @@
 """The widget's socket: the visitor authenticates with their token in the first message
-(never in the URL, which servers log), joins their own group and receives pushes."""
+(never in the URL, which servers log), joins the groups of what the session may see (its
+visitor identity, and the web user it was verified as) and receives pushes."""
 
 import asyncio
 import json
@@ -9,15 +10,30 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from inbox.realtime import visitor_group
 
-from .services import visitor_conversation_get, visitor_session_get, widget_channel_get
+from .services import (
+    VisitorSession,
+    visitor_conversation_get,
+    visitor_session_get,
+    widget_channel_get,
+)
 
 AUTH_TIMEOUT_SECONDS = 10
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_UNKNOWN_WIDGET = 4404
 
 
+def _pong(*, channel, token: str) -> tuple[VisitorSession | None, int]:
+    """The session as it is now (verified since? merge undone?) and its newest seq."""
+    session = visitor_session_get(channel=channel, token=token)
+    if session is None:
+        return None, 0
+    conversation = visitor_conversation_get(session=session)
+    return session, conversation.last_seq if conversation else 0
+
+
 class WidgetConsumer(AsyncJsonWebsocketConsumer):
-    group: str | None = None
+    session: VisitorSession | None = None
+    groups_joined: frozenset[str] = frozenset()
 
     async def connect(self):
         await self.accept()
@@ -32,35 +48,46 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
         )
 
     async def _close_unauthenticated(self):
-        if self.group is None:
+        if self.session is None:
             await self.close(code=CLOSE_UNAUTHENTICATED)
+
+    async def _join(self, session: VisitorSession | None) -> bool:
+        """Joins the groups of what `session` may see and leaves any others; False (and
+        closes) when the session is no longer valid."""
+        if session is None:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return False
+        self.session = session
+        wanted = frozenset(
+            visitor_group(identity_id=identity_id, inbox_id=self.channel.inbox_id)
+            for identity_id in session.visible_identity_ids
+        )
+        for group in wanted - self.groups_joined:
+            await self.channel_layer.group_add(group, self.channel_name)
+        for group in self.groups_joined - wanted:
+            await self.channel_layer.group_discard(group, self.channel_name)
+        self.groups_joined = wanted
+        return True
 
     async def receive_json(self, content, **kwargs):
         if not isinstance(content, dict):
             return
-        if content.get("type") == "auth" and self.group is None:
+        if content.get("type") == "auth" and self.session is None:
             session = await database_sync_to_async(visitor_session_get)(
                 channel=self.channel, token=str(content.get("token", ""))
             )
-            if session is None:
-                await self.close(code=CLOSE_UNAUTHENTICATED)
-                return
-            self.session = session
-            self.group = visitor_group(
-                customer_id=session.identity.customer_id, inbox_id=self.channel.inbox_id
-            )
-            await self.channel_layer.group_add(self.group, self.channel_name)
-            self.auth_deadline.cancel()
-            await self.send_json({"type": "ready"})
-        elif content.get("type") == "ping" and self.group is not None:
+            if await self._join(session):
+                self.auth_deadline.cancel()
+                await self.send_json({"type": "ready"})
+        elif content.get("type") == "ping" and self.session is not None:
             # The heartbeat's answer carries the newest seq, so a client also notices a push
-            # lost at the end of a burst (no later message would reveal that gap).
-            conversation = await database_sync_to_async(visitor_conversation_get)(
-                session=self.session
+            # lost at the end of a burst (no later message would reveal that gap). The
+            # session is read again, so the groups follow what it may see now.
+            session, last_seq = await database_sync_to_async(_pong)(
+                channel=self.channel, token=self.session.token
             )
-            await self.send_json(
-                {"type": "pong", "last_seq": conversation.last_seq if conversation else 0}
-            )
+            if await self._join(session):
+                await self.send_json({"type": "pong", "last_seq": last_seq})
 
     @classmethod
     async def decode_json(cls, text_data):
@@ -72,8 +99,18 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
     async def disconnect(self, code):
         if getattr(self, "auth_deadline", None) is not None:
             self.auth_deadline.cancel()
-        if self.group is not None:
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+        for group in self.groups_joined:
+            await self.channel_layer.group_discard(group, self.channel_name)
+        self.groups_joined = frozenset()
 
     async def push(self, message):
         await self.send_json(message["event"])
+
+    async def visitor_rejoin(self, message):
+        """From `inbox.realtime.push_visitor_session_changed`: the session was verified."""
+        if self.session is None:
+            return
+        session = await database_sync_to_async(visitor_session_get)(
+            channel=self.channel, token=self.session.token
+        )
+        await self._join(session)

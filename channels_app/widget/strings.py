@@ -36,6 +36,9 @@ def widget_strings() -> dict[str, str]:
         "invalid_email": _("Enter a valid email address."),
         "invalid_phone": _("Enter a phone number, e.g. +86 138 0013 8000."),
         "start": _("Start chat"),
+        "lead_intro": _("Leave your details and we'll get back to you."),
+        "lead_need": _("Leave an email address or a phone number."),
+        "lead_thanks": _("Thank you! We'll get back to you soon."),
         "unread": _("%(count)s new messages"),
         "load_older": _("Load earlier messages"),
     }

@@ -14,4 +14,5 @@ urlpatterns = [
     path(WIDGET_API + "read/", api.WidgetReadApi.as_view(), name="widget-read"),
     path(WIDGET_API + "typing/", api.WidgetTypingApi.as_view(), name="widget-typing"),
     path(WIDGET_API + "user/", api.WidgetUserApi.as_view(), name="widget-user"),
+    path(WIDGET_API + "contact/", api.WidgetContactApi.as_view(), name="widget-contact"),
 ]

@@ -41,7 +41,7 @@
     isOpen = false, ws = null, wsTries = 0, wsTimer, pingTimer, pongTimer, wasReady = false,
     lastSeq = 0, loaded = false, hasOlder = false, loadingOlder = false, syncing = false, again = false,
     agentRead = 0, readSeq = 0, unreadN = 0, pumping = false, pumpTimer, pumpTries = 0,
-    stick = true, user = null, statusAt = 0, typedAt = 0, typingOn = false, idleTimer, agentTypingTimer, readTimer, audio;
+    stick = true, user = null, lead = false, statusAt = 0, typedAt = 0, typingOn = false, idleTimer, agentTypingTimer, readTimer, audio;
   const held = new Map(); // seq -> message
   const outbox = []; // pending own messages, in order: {id, body, file, el, failed}
   let hostReady;
@@ -73,14 +73,33 @@
 
   function command(cmd, arg) {
     if (cmd === "open" || cmd === "close") toggle(cmd === "open");
-    else if (cmd === "setUser" && arg && typeof arg === "object") {
+    else if (cmd === "reset") { // signed out: forget this visitor, the next message starts afresh
+      user = visitor = conv = null;
+      lead = false;
+      outbox.splice(0).forEach((i) => i.el.remove());
+      prechat.reset();
+      reset();
+      dropToken();
+      refresh();
+    } else if (cmd === "setUser" && arg && typeof arg === "object") {
       user = {};
       for (const k of ["id", "name", "email", "phone", "hash"]) if (arg[k] != null) user[k] = String(arg[k]);
-      for (const f of fields) if (user[f] && !prechat.elements[f].value) prechat.elements[f].value = user[f];
+      for (const f of ALL) if (user[f] && !prechat.elements[f].value) prechat.elements[f].value = user[f];
       if (token) sendUser();
     }
   }
-  const sendUser = () => user && ensureSession().then(() => api("POST", "user/", user)).catch(() => {});
+  // A verified user sees their conversations; another user on this browser gets a new visitor.
+  const sendUser = () => user && ensureSession().then(() => api("POST", "user/", user)).then((r) => {
+    if (!r.changed) return;
+    if (r.token !== token) {
+      token = r.token;
+      visitor = r.visitor_id;
+      store(KEY, token);
+      reconnect();
+    }
+    reset();
+    sync();
+  }).catch(() => {});
 
   function context() {
     const url = (host && host.url) || document.referrer || "";
@@ -131,6 +150,7 @@
       if (visitor && visitor !== r.visitor_id) reset();
       visitor = r.visitor_id;
       token = r.token;
+      lead = r.lead;
       store(KEY, token);
       saveOutbox();
       setOnline(r.online);
@@ -551,7 +571,7 @@
       statusAt = Date.now();
       api("GET", "status/").then((r) => setOnline(r.online), () => {});
     }
-    if (!root.classList.contains("sb-full")) setTimeout(() => (needPrechat() ? prechat.elements[0] : input).focus(), 50);
+    if (!root.classList.contains("sb-full")) setTimeout(() => (needPrechat() ? prechat.elements[fields[0]] : input).focus(), 50);
   }
   launcher.onclick = () => toggle(!isOpen);
   $(".sb-close").onclick = () => toggle(false);
@@ -560,19 +580,25 @@
   function setOnline(on) {
     $(".sb-presence").textContent = on ? S.online : C.away_message || S.away;
     root.classList.toggle("sb-away", !on);
+    view();
   }
 
-  // --- Pre-chat form
-  const fields = ["name", "email", "phone"].filter((f) => C.prechat[f] && C.prechat[f] !== "off");
+  // --- Pre-chat form; while away, the same form asks for a way to reach the visitor (lead form)
+  const ALL = ["name", "email", "phone"], fields = ALL.filter((f) => C.prechat[f] && C.prechat[f] !== "off");
   const needPrechat = () => fields.length > 0 && !token;
+  const leadForm = () => !needPrechat() && !lead && root.classList.contains("sb-away");
+  const btn = prechat.querySelector(".sb-start");
   function view() {
-    const p = needPrechat();
-    prechat.hidden = !p;
+    const p = needPrechat(), l = leadForm();
+    prechat.hidden = !p && !l;
+    prechat.classList.toggle("sb-lead", l);
+    prechat.firstElementChild.textContent = l ? S.lead_intro : S.prechat_intro;
+    btn.textContent = l ? S.send : S.start;
     composer.hidden = p;
   }
   const fieldError = (f, text) => { prechat.querySelector(".sb-err-" + f).textContent = text || ""; };
-  for (const f of fields) {
-    const label = h("label", "sb-field"), inp = h("input");
+  for (const f of ALL) {
+    const label = h("label", fields.includes(f) ? "sb-field" : "sb-field sb-x"), inp = h("input");
     const required = C.prechat[f] === "required";
     label.append(h("span", "", S[f] + (required ? " *" : "")), inp, h("span", "sb-err sb-err-" + f));
     inp.name = f;
@@ -584,26 +610,35 @@
   }
   prechat.onsubmit = async (e) => {
     e.preventDefault();
-    const profile = {};
+    const l = leadForm(), profile = {};
     let bad = false;
-    for (const f of fields) {
+    for (const f of l ? ALL : fields) {
       const v = prechat.elements[f].value.trim();
-      const err = !v ? (C.prechat[f] === "required" ? S.required : "")
+      const err = !v ? (!l && C.prechat[f] === "required" ? S.required : "")
         : f === "email" && !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(v) ? S.invalid_email
         : f === "phone" && !/^\+?[0-9][0-9 ()./-]{4,24}$/.test(v) ? S.invalid_phone : "";
       fieldError(f, err);
       bad = bad || !!err;
       if (v) profile[f] = v;
     }
+    if (l && !profile.email && !profile.phone) fieldError("email", (bad = S.lead_need));
     if (bad) return;
-    const btn = prechat.querySelector(".sb-start");
     btn.disabled = true;
     try {
-      await ensureSession(profile);
+      if (l) {
+        await ensureSession();
+        await api("POST", "contact/", profile);
+        lead = true;
+        const g = h("div", "sb-greet");
+        g.append(h("div", "sb-bubble", S.lead_thanks));
+        list.append(g);
+        view();
+        scrollDown();
+      } else await ensureSession(profile);
       input.focus();
     } catch (err) {
-      const details = err.details.profile || {};
-      for (const f of fields) fieldError(f, [].concat(details[f] || "")[0]);
+      const d = err.details || {}, details = (l ? d : d.profile) || {};
+      for (const f of ALL) fieldError(f, [].concat(details[f] || "")[0]);
       if (!Object.keys(details).length) setBanner("err", err.message, 8000);
     }
     btn.disabled = false;

@@ -1,6 +1,6 @@
 /* Switchboard chat widget loader.
    Embed: <script src="{host}/widget.js" data-channel="{public key}" async></script>
-   Host API: Switchboard('open' | 'close' | 'setUser', {...} | 'on', name, fn). */
+   Host API: Switchboard('open' | 'close' | 'reset' | 'setUser', {...} | 'on', name, fn). */
 (function (w, d) {
   "use strict";
   var me = d.currentScript;

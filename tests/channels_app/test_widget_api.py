@@ -1,5 +1,4 @@
 import io
-import uuid
 
 import pytest
 from django.urls import reverse
@@ -9,6 +8,7 @@ from channels_app.widget.authentication import WidgetSendThrottle
 from customers.enums import IdentityKind
 from customers.models import Identity
 from inbox.models import Conversation, Message
+from tests.channels_app.widget_client import send, start, url
 from tests.factories.channels import WebChannelFactory, WidgetConfigFactory
 
 pytestmark = pytest.mark.django_db
@@ -18,27 +18,6 @@ PNG = (
     b"\x1f\x15\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\xcf\xc0\xf0\x1f\x00\x05\x00\x01\xff\x89\x99"
     b"=\x1d\x00\x00\x00\x00IEND\xaeB`\x82"
 )
-
-
-def url(channel, name):
-    return reverse(f"widget-{name}", kwargs={"public_key": channel.public_key})
-
-
-def start(channel, client=None, **body):
-    client = client or APIClient()
-    response = client.post(url(channel, "session"), body, format="json")
-    assert response.status_code == 200, response.content
-    token = response.json()["token"]
-    client.credentials(HTTP_AUTHORIZATION=f"Visitor {token}")
-    return client, response.json()
-
-
-def send(client, channel, body="hello", client_id=None):
-    return client.post(
-        url(channel, "messages"),
-        {"client_id": client_id or uuid.uuid4().hex, "body": body},
-        format="json",
-    )
 
 
 @pytest.fixture
@@ -218,15 +197,21 @@ def test_read_and_typing(channel, django_capture_on_commit_callbacks):
     assert client.post(url(channel, "typing"), {"typing": "x"}, format="json").status_code == 400
 
 
-def test_set_user_stores_what_the_website_reports(channel):
+def test_set_user_without_a_hash_stores_what_the_website_reports_unverified(channel):
     client, session = start(channel)
     response = client.post(
         url(channel, "user"),
-        {"id": "u-42", "name": "<script>", "email": "u@example.com", "hash": "abc"},
+        {"id": "u-42", "name": "<script>", "email": "U@example.com"},
         format="json",
     )
-    assert response.status_code == 204
+    assert response.status_code == 200, response.content
+    assert response.json()["verified"] is False
+    assert response.json()["token"] == session["token"]
     identity = Identity.objects.get(value=session["visitor_id"])
     assert identity.details["user"]["id"] == "u-42"
+    assert "verified_user" not in identity.details
     assert identity.customer.display_name == "<script>"
-    assert identity.verified is False
+    # The email is the customer's, unverified; the id without a hash is no identity at all.
+    email = Identity.objects.get(kind=IdentityKind.EMAIL, value="u@example.com")
+    assert (email.customer_id, email.verified) == (identity.customer_id, False)
+    assert not Identity.objects.filter(kind=IdentityKind.WEB_USER).exists()

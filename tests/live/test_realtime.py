@@ -8,7 +8,11 @@ import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from accounts.services import api_token_create
+from channels_app.models import WidgetConfig
+from channels_app.widget.services import user_hash
 from customers.enums import IdentityKind
+from customers.models import Identity, MergeSuggestion
+from customers.services import merge_suggestion_confirm
 from inbox.enums import MessageDirection, SenderType
 from inbox.models import Conversation, Message
 from inbox.services import message_append
@@ -70,6 +74,46 @@ def test_a_visitor_on_one_server_chats_with_an_agent_on_another(start_servers, w
                 "reader": "customer",
                 "seq": 2,
             }
+
+
+def test_widget_pushes_follow_identities_not_customers(start_servers, world):
+    """A verified user's devices (merged into one customer) all hear the reply to the user's
+    conversation, over two servers. A visitor who typed that user's email hears nothing,
+    even once an agent merged them into the same customer."""
+    first, second = start_servers(count=2)
+    secret = WidgetConfig.objects.get(channel__public_key=world["key"]).identity_secret
+    laptop, phone, stranger = (Visitor(base, world["key"]) for base in (first, second, first))
+    for device in (laptop, phone):
+        answer = device.http.post(
+            f"/widget/v1/{device.key}/user/",
+            json={"id": "u-1", "email": "ann@example.com", "hash": user_hash(secret, "u-1")},
+        )
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["verified"] is True
+    stranger.http.post(
+        f"/widget/v1/{stranger.key}/contact/", json={"email": "ann@example.com"}
+    ).raise_for_status()
+    merge_suggestion_confirm(suggestion=MergeSuggestion.objects.get(), actor=world["agent"])
+    visitor_ids = [
+        v.http.post(f"/widget/v1/{v.key}/session/", json={"token": v.token}).json()["visitor_id"]
+        for v in (laptop, phone, stranger)
+    ]
+    assert Identity.objects.filter(value__in=visitor_ids).values("customer").distinct().count() == 1
+    laptop.send("from the laptop")
+    conversation = str(Conversation.objects.get().uuid)
+    agent = Agent(second, world["token"], session_cookies(world["agent"]))
+
+    with laptop.socket() as on_laptop, phone.socket() as on_phone, stranger.socket() as other:
+        agent.reply(conversation, "to every device")
+        for ws in (on_laptop, on_phone):
+            pushed = next_event(ws, "message.created")
+            assert (pushed["conversation"], pushed["message"]["body"]) == (
+                conversation,
+                "to every device",
+            )
+        overheard = []
+        drain_messages(other, overheard.append, quiet_seconds=1.0)
+        assert overheard == []
 
 
 def test_a_retry_after_a_lost_answer_is_not_pushed_twice(start_servers, world):

@@ -15,16 +15,22 @@ def test_the_chinese_catalog_is_complete():
     assert [e.msgid for e in po.untranslated_entries()] == []
     assert [e.msgid for e in po.fuzzy_entries()] == []
     for entry in po.translated_entries():
-        # Placeholders survive translation.
-        for placeholder in ("%(", "{{", "%s"):
-            assert entry.msgid.count(placeholder) == entry.msgstr.count(placeholder), entry.msgid
+        # Placeholders survive translation (in every plural form).
+        translations = list(entry.msgstr_plural.values()) if entry.msgid_plural else [entry.msgstr]
+        for translation in translations:
+            for placeholder in ("%(", "{{", "%s"):
+                assert entry.msgid.count(placeholder) == translation.count(placeholder), entry.msgid
 
 
 def test_the_compiled_catalog_matches_the_source():
     po = polib.pofile(str(CATALOG / "django.po"))
     mo = polib.mofile(str(CATALOG / "django.mo"))
-    assert {e.msgid: e.msgstr for e in po.translated_entries()} == {
-        e.msgid: e.msgstr for e in mo if e.msgid
+
+    def text(entry):
+        return dict(entry.msgstr_plural) if entry.msgid_plural else entry.msgstr
+
+    assert {e.msgid: text(e) for e in po.translated_entries()} == {
+        e.msgid: text(e) for e in mo if e.msgid
     }
 
 

@@ -3,7 +3,7 @@ import uuid as uuid_module
 from django.conf import settings
 from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.db import models
-from django.db.models.functions import Lower, Upper
+from django.db.models.functions import Coalesce, Lower, Upper
 from django.utils.translation import gettext_lazy as _
 
 from common.models import TimeStampedModel
@@ -110,8 +110,18 @@ class Customer(TimeStampedModel):
         indexes = [
             models.Index(fields=["-last_seen_at"], name="customer_last_seen_idx"),
             models.Index(fields=["lead_captured_at"], name="customer_lead_captured_idx"),
+            # The customer list's order (customers/api.py: most recently seen first), so
+            # that its first page, searched or not, is read in order, not sorted out of
+            # every match: at 1M customers 0.2 ms instead of 360 ms unsearched.
+            models.Index(
+                Coalesce("last_seen_at", "created_at").desc(),
+                models.F("id").desc(),
+                name="customer_recency_idx",
+            ),
             # Partial names, any language: trigrams for three characters or more, and a
-            # prefix index for one or two (e.g. a Chinese family name).
+            # prefix index for one or two (e.g. a Chinese family name). Chinese trigrams
+            # need a UTF-8 ctype (bench/README.md). Migration 0004 raises the statistics
+            # target of both, for the planner's estimates of how many names match.
             GinIndex(
                 OpClass(Upper("display_name"), name="gin_trgm_ops"),
                 name="customer_name_trgm_idx",

@@ -57,3 +57,30 @@ def test_widget_weight_benchmark_stays_within_the_target(django_db_setup):
     assert "frame page (HTML + settings)" in report["parts"], result.stdout
     # A size, not a timing: deterministic, so the suite guards the 15 KB promise.
     assert report["total"]["gzip_6"] <= 15 * 1024, result.stdout
+
+
+def test_customer_search_benchmark_finds_every_target(django_db_setup, django_db_blocker):
+    result = run_bench("customer_search.py", "--sizes", "1000", "--queries", "20")
+    report = json.loads((ROOT / "bench" / "results" / "customer_search.json").read_text())
+    figures = report["sizes"]["1000"]
+    assert figures["customers"] == 1000, result.stdout
+    assert figures["baseline_pk_lookup"]["p50_ms"] > 0
+    assert figures["identity_find"]["wrong"] == 0
+    assert set(figures["search"]) == {
+        "phone_local",
+        "phone_fragment",
+        "email_exact",
+        "email_prefix",
+        "name_latin",
+        "name_chinese_prefix",
+        "identity_value",
+    }
+    for kind, search in figures["search"].items():
+        assert search["not_found"] == 0, kind
+        assert search["p95_ms"] > 0, kind
+    assert "identity_kind_value_unique" in figures["plans"]["identity_find"]
+    # Its customers are deleted again: the suite's database is left as it was.
+    from customers.models import Customer
+
+    with django_db_blocker.unblock():
+        assert not Customer.objects.filter(lead_source__bench="customer_search").exists()

@@ -2192,6 +2192,27 @@
     return apiErrorText(error);
   }
 
+  /**
+   * A merge, its undo or a confirmed suggestion: asks `action.dialog`, then POSTs
+   * `action.json` to `action.url` as a card change; on success `action.done` runs and the
+   * conversation is reloaded (it may belong to another customer now) with `action.flash`.
+   */
+  function mergeChange(cur, key, action) {
+    return confirmDialog(action.dialog).then(function (yes) {
+      if (!yes) return null;
+      return cardChange(
+        cur,
+        key,
+        function () {
+          return api(action.url, { method: "POST", json: action.json || {} });
+        },
+        { merge: true, done: action.done }
+      ).then(function (answer) {
+        if (answer) afterMerge(cur, action.flash);
+      });
+    });
+  }
+
   /** After a merge or its undo: the open conversation may belong to another customer now. */
   function afterMerge(cur, flash) {
     if (state.cur !== cur) return Promise.resolve();
@@ -2452,25 +2473,14 @@
               class: "sb-btn sb-btn-sm sb-btn-primary",
               disabled: !!card.pending[key],
               onclick: function () {
-                confirmDialog({
-                  title: t("merge_title", { a: here, b: other }),
-                  body: [t("merge_suggestion_explain", { a: here, b: other }), t("merge_undo_note")],
-                  confirm: t("merge"),
-                }).then(function (yes) {
-                  if (!yes) return;
-                  cardChange(
-                    cur,
-                    key,
-                    function () {
-                      return api(API_ROOT + "merge-suggestions/" + encodeURIComponent(suggestion.id) + "/confirm/", {
-                        method: "POST",
-                        json: {},
-                      });
-                    },
-                    { merge: true }
-                  ).then(function (record) {
-                    if (record) afterMerge(cur, t("merged_flash", { name: other }));
-                  });
+                mergeChange(cur, key, {
+                  dialog: {
+                    title: t("merge_title", { a: here, b: other }),
+                    body: [t("merge_suggestion_explain", { a: here, b: other }), t("merge_undo_note")],
+                    confirm: t("merge"),
+                  },
+                  url: API_ROOT + "merge-suggestions/" + encodeURIComponent(suggestion.id) + "/confirm/",
+                  flash: t("merged_flash", { name: other }),
                 });
               },
             }),
@@ -3256,32 +3266,20 @@
                   class: "sb-search-result",
                   "data-id": other.id,
                   onclick: function () {
-                    confirmDialog({
-                      title: t("merge_title", { a: otherName, b: here }),
-                      body: [t("merge_into_explain", { other: otherName, customer: here }), t("merge_undo_note")],
-                      confirm: t("merge"),
-                    }).then(function (yes) {
-                      if (!yes) return;
-                      cardChange(
-                        cur,
-                        "merge",
-                        function () {
-                          return api(customerUrl(card.customerId, "merge/"), {
-                            method: "POST",
-                            json: { other: other.id },
-                          });
-                        },
-                        {
-                          merge: true,
-                          done: function () {
-                            card.merging = false;
-                            delete card.drafts["merge-q"];
-                            card.search.results = null;
-                          },
-                        }
-                      ).then(function (record) {
-                        if (record) afterMerge(cur, t("merged_flash", { name: otherName }));
-                      });
+                    mergeChange(cur, "merge", {
+                      dialog: {
+                        title: t("merge_title", { a: otherName, b: here }),
+                        body: [t("merge_into_explain", { other: otherName, customer: here }), t("merge_undo_note")],
+                        confirm: t("merge"),
+                      },
+                      url: customerUrl(card.customerId, "merge/"),
+                      json: { other: other.id },
+                      flash: t("merged_flash", { name: otherName }),
+                      done: function () {
+                        card.merging = false;
+                        delete card.drafts["merge-q"];
+                        card.search.results = null;
+                      },
                     });
                   },
                 },
@@ -3363,31 +3361,20 @@
                     disabled: !!card.pending[key],
                     onclick: function () {
                       var mergedName = personName(record.merged) || t("customer");
-                      confirmDialog({
-                        title: t("undo_merge_title"),
-                        body: [
-                          t("undo_merge_explain", {
-                            merged: mergedName,
-                            survivor: personName(record.survivor) || here,
-                          }),
-                        ],
-                        confirm: t("undo_merge"),
-                        danger: true,
-                      }).then(function (yes) {
-                        if (!yes) return;
-                        cardChange(
-                          cur,
-                          key,
-                          function () {
-                            return api(API_ROOT + "customer-merges/" + encodeURIComponent(record.id) + "/undo/", {
-                              method: "POST",
-                              json: {},
-                            });
-                          },
-                          { merge: true }
-                        ).then(function (answer) {
-                          if (answer) afterMerge(cur, t("split_flash", { name: mergedName }));
-                        });
+                      mergeChange(cur, key, {
+                        dialog: {
+                          title: t("undo_merge_title"),
+                          body: [
+                            t("undo_merge_explain", {
+                              merged: mergedName,
+                              survivor: personName(record.survivor) || here,
+                            }),
+                          ],
+                          confirm: t("undo_merge"),
+                          danger: true,
+                        },
+                        url: API_ROOT + "customer-merges/" + encodeURIComponent(record.id) + "/undo/",
+                        flash: t("split_flash", { name: mergedName }),
                       });
                     },
                   }),

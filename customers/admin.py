@@ -4,14 +4,13 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import StreamingHttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from .api_transfer import customers_csv_response
 from .enums import AttributeType, SuggestionStatus
 from .models import (
     AttributeDefinition,
@@ -29,7 +28,6 @@ from .services import (
     MergeRefused,
     attributes_clean,
     customer_merge_undo,
-    customers_export_lines,
     customers_import,
     merge_suggestion_confirm,
     merge_suggestion_dismiss,
@@ -40,17 +38,6 @@ IMPORT_CACHE_SECONDS = 15 * 60
 
 class ImportForm(forms.Form):
     file = forms.FileField(label=_("CSV file"))
-
-
-def csv_response(customers) -> StreamingHttpResponse:
-    customers = customers.prefetch_related("identities", "tags").order_by("pk")
-    response = StreamingHttpResponse(
-        customers_export_lines(customers.iterator(chunk_size=500)),
-        content_type="text/csv; charset=utf-8",
-    )
-    stamp = timezone.now().strftime("%Y%m%d-%H%M")
-    response["Content-Disposition"] = f'attachment; filename="customers-{stamp}.csv"'
-    return response
 
 
 class IdentityInline(admin.TabularInline):
@@ -213,12 +200,12 @@ class CustomerAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Export the selected customers as CSV"), permissions=["view"])
     def export_csv(self, request, queryset):
-        return csv_response(queryset)
+        return customers_csv_response(queryset)
 
     def export_view(self, request):
         if not self.has_view_permission(request):
             raise PermissionDenied
-        return csv_response(Customer.objects.active())
+        return customers_csv_response(Customer.objects.active())
 
     def import_view(self, request):
         """Upload, preview (a dry run of the real import) and then import."""

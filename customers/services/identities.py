@@ -96,7 +96,10 @@ def _lock_identities(claims: Sequence[IdentityClaim]) -> None:
         cursor.execute("SELECT pg_advisory_xact_lock(k) FROM unnest(%s::bigint[]) AS k", [keys])
 
 
-def _existing(claims: Sequence[IdentityClaim]) -> dict[tuple[str, str], Identity]:
+def identities_matching(claims: Sequence[IdentityClaim]) -> dict[tuple[str, str], Identity]:
+    """The stored identities of `claims` (normalised), by (kind, value), in one query."""
+    if not claims:
+        return {}  # an empty Q() would match every identity
     condition = Q()
     for claim in claims:
         condition |= Q(kind=claim.kind, value=claim.value)
@@ -146,7 +149,7 @@ def _attach(
     if not claims and customer is None:
         raise InvalidIdentity(_("At least one identity is needed to find a customer."))
     _lock_identities(claims)
-    existing = _existing(claims)
+    existing = identities_matching(claims)
     resolution = Resolution(customer=customer, identities=[])  # type: ignore[arg-type]
     if customer is None:
         # The first claim matched in a way we trust decides the customer.

@@ -14,9 +14,9 @@ from django.utils.translation import gettext as _
 from accounts.models import User
 
 from ..enums import IdentityKind, Verification
-from ..models import AttributeDefinition, Customer, Identity
+from ..models import AttributeDefinition, Customer
 from ..normalization import InvalidIdentity, identity_normalize
-from .identities import IdentityClaim, customer_identities_add
+from .identities import IdentityClaim, customer_identities_add, identities_matching
 from .profile import customer_tag_add, customer_update
 
 MAX_IMPORT_BYTES = 5 * 2**20
@@ -127,15 +127,7 @@ def _claims(row: dict, errors: dict) -> list[IdentityClaim]:
 
 
 def _target(row: dict, claims: list[IdentityClaim], errors: dict) -> Customer | None:
-    owners = set()
-    for claim in claims:
-        owner = (
-            Identity.objects.filter(kind=claim.kind, value=claim.value)
-            .values_list("customer_id", flat=True)
-            .first()
-        )
-        if owner is not None:
-            owners.add(owner)
+    owners = {identity.customer_id for identity in identities_matching(claims).values()}
     target = None
     if row.get("id"):
         target = Customer.objects.active().filter(uuid=_uuid_or_none(row["id"])).first()

@@ -31,3 +31,20 @@ class WidgetLanguage(models.TextChoices):
     AUTO = "auto", _("Follow the visitor's browser")
     EN = "en", _("English")
     ZH_HANS = "zh-hans", _("Simplified Chinese")
+
+
+class DeliveryState(models.TextChoices):
+    """The outbox row's own state (the message's delivery status follows receipts)."""
+
+    QUEUED = "queued", _("Waiting to be sent")
+    SENDING = "sending", _("Being sent")
+    SENT = "sent", _("Accepted by the provider")
+    FAILED = "failed", _("Failed")
+
+
+class TemplateStatus(models.TextChoices):
+    APPROVED = "approved", _("Approved")
+    PENDING = "pending", _("Pending review")
+    REJECTED = "rejected", _("Rejected")
+    PAUSED = "paused", _("Paused")
+    DISABLED = "disabled", _("Disabled")

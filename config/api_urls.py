@@ -1,6 +1,7 @@
 from django.urls import include, path
 
 from accounts.api import MeApi
+from channels_app import api as channels_api
 from inbox import api as inbox_api
 
 CONVERSATION = "conversations/<uuid:uuid>/"
@@ -14,6 +15,16 @@ urlpatterns = [
         CONVERSATION + "messages/",
         inbox_api.MessageListCreateApi.as_view(),
         name="api-conversation-messages",
+    ),
+    path(
+        CONVERSATION + "messages/<int:seq>/retry/",
+        inbox_api.MessageRetryApi.as_view(),
+        name="api-message-retry",
+    ),
+    path(
+        CONVERSATION + "reply-options/",
+        channels_api.ReplyOptionsApi.as_view(),
+        name="api-conversation-reply-options",
     ),
     path(
         CONVERSATION + "attachments/",

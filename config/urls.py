@@ -33,6 +33,7 @@ urlpatterns = [
     path("console/", include("inbox.urls", namespace="console")),
     path("files/<str:token>/", inbox_views.attachment_download, name="attachment-download"),
     path("", include("channels_app.widget.urls")),
+    path("webhooks/", include("channels_app.urls")),
     path("demo/", include("demo.urls")),
     path("api/v1/", include("config.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

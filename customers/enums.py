@@ -17,6 +17,8 @@ class IdentityKind(models.TextChoices):
     WECHAT_ID = "wechat_id", _("WeChat ID")
     WECOM = "wecom", _("WeCom external user id")
     DOUYIN = "douyin", _("Douyin open id")
+    # A contact of a platform connected through the API channel: "<channel uuid>:<their id>".
+    EXTERNAL = "external", _("External platform id")
 
 
 # Kinds that let us reach the customer again: capturing one makes the customer a lead.

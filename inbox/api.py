@@ -10,10 +10,11 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from common.api.errors import ErrorResponseSerializer
+from common.api.errors import ErrorResponseSerializer, error_body
 from common.api.pagination import CreatedCursorPagination
 
 from .files import AttachmentRejected, AttachmentUpload, attachment_check
+from .outbound import ReplyBlocked
 from .selectors import conversation_get, conversation_list_for_view, message_list
 from .serializers import (
     AttachmentInputSerializer,
@@ -21,12 +22,13 @@ from .serializers import (
     ConversationSerializer,
     MessageInputSerializer,
     MessagePageSerializer,
+    MessageRetryInputSerializer,
     MessageSerializer,
     ReadInputSerializer,
     TypingInputSerializer,
     client_id_from,
 )
-from .services import conversation_mark_read, conversation_typing, message_send
+from .services import conversation_mark_read, conversation_typing, message_retry, message_send
 
 # Files agents may send (the widget's own limits apply to what visitors send).
 AGENT_ATTACHMENT_TYPES = [
@@ -42,6 +44,19 @@ AGENT_ATTACHMENT_TYPES = [
 ]
 AGENT_ATTACHMENT_MAX_BYTES = 25 * 2**20
 ERRORS = {400: ErrorResponseSerializer, 401: ErrorResponseSerializer, 404: ErrorResponseSerializer}
+REPLY_ERRORS = {**ERRORS, 422: ErrorResponseSerializer}
+REPLY_BLOCKED_DESCRIPTION = (
+    " A reply the channel does not accept now is refused with 422 and a stable `code` "
+    "(`window_closed`, `too_long`, `file_type`, `file_too_large`, `template_variables`, "
+    "`unsubscribed`, …); `details.hint` says what the agent can do instead."
+)
+
+
+def reply_blocked_response(blocked: ReplyBlocked) -> Response:
+    return Response(
+        error_body(blocked.code, blocked.message, {"hint": blocked.hint, **blocked.details}),
+        status=status.HTTP_422_UNPROCESSABLE_ENTITY,
+    )
 
 
 class ConversationPagination(CreatedCursorPagination):
@@ -61,7 +76,7 @@ def message_response(data: dict, *, created: bool) -> Response:
     return Response(data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 
-def _conversation_or_404(request, uuid):
+def conversation_or_404(request, uuid):
     conversation = conversation_get(user=request.user, uuid=uuid)
     if conversation is None:
         raise Http404
@@ -100,7 +115,7 @@ class ConversationDetailApi(APIView):
         responses={200: ConversationDetailSerializer, **ERRORS},
     )
     def get(self, request, uuid):
-        conversation = _conversation_or_404(request, uuid)
+        conversation = conversation_or_404(request, uuid)
         return Response(ConversationDetailSerializer(conversation).data)
 
 
@@ -145,27 +160,64 @@ class MessageListCreateApi(APIView):
         responses={200: MessagePageSerializer, **ERRORS},
     )
     def get(self, request, uuid):
-        conversation = _conversation_or_404(request, uuid)
+        conversation = conversation_or_404(request, uuid)
         messages, has_more = message_list(conversation=conversation, **message_page_params(request))
         return Response(MessagePageSerializer({"results": messages, "has_more": has_more}).data)
 
     @extend_schema(
         summary="Reply to the customer",
-        description="201 when stored, 200 when the client_id was seen before (nothing stored).",
+        description=(
+            "201 when stored, 200 when the client_id was seen before (nothing stored). The "
+            "reply is checked against the channel's rules first (see reply-options) and then "
+            "delivered through the outbox: `delivery_status` moves from queued to sent, "
+            "delivered and read, or to failed with the provider's reason."
+            + REPLY_BLOCKED_DESCRIPTION
+        ),
         request=MessageInputSerializer,
-        responses={201: MessageSerializer, 200: MessageSerializer, **ERRORS},
+        responses={201: MessageSerializer, 200: MessageSerializer, **REPLY_ERRORS},
     )
     def post(self, request, uuid):
-        conversation = _conversation_or_404(request, uuid)
+        conversation = conversation_or_404(request, uuid)
         data = MessageInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        message, created = message_send(
-            conversation=conversation,
-            author=request.user,
-            body=data.validated_data["body"],
-            client_id=client_id_from(request, data.validated_data),
-        )
+        try:
+            message, created = message_send(
+                conversation=conversation,
+                author=request.user,
+                body=data.validated_data["body"],
+                client_id=client_id_from(request, data.validated_data),
+                template=data.validated_data.get("template"),
+                options=data.validated_data.get("options"),
+            )
+        except ReplyBlocked as blocked:
+            return reply_blocked_response(blocked)
         return message_response(MessageSerializer(message).data, created=created)
+
+
+class MessageRetryApi(APIView):
+    parser_classes = [JSONParser]
+
+    @extend_schema(
+        summary="Send a failed reply again, optionally with corrected text",
+        description="Only a reply whose delivery failed can be retried."
+        + REPLY_BLOCKED_DESCRIPTION,
+        request=MessageRetryInputSerializer,
+        responses={200: MessageSerializer, **REPLY_ERRORS},
+    )
+    def post(self, request, uuid, seq):
+        conversation = conversation_or_404(request, uuid)
+        message = conversation.messages.filter(seq=seq).first()
+        if message is None:
+            raise Http404
+        data = MessageRetryInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            message = message_retry(
+                message=message, actor=request.user, body=data.validated_data.get("body")
+            )
+        except ReplyBlocked as blocked:
+            return reply_blocked_response(blocked)
+        return Response(MessageSerializer(message).data)
 
 
 class AttachmentCreateApi(APIView):
@@ -173,11 +225,13 @@ class AttachmentCreateApi(APIView):
 
     @extend_schema(
         summary="Send a file to the customer",
+        description="Checked against the channel's file types and sizes first."
+        + REPLY_BLOCKED_DESCRIPTION,
         request={"multipart/form-data": AttachmentInputSerializer},
-        responses={201: MessageSerializer, 200: MessageSerializer, **ERRORS},
+        responses={201: MessageSerializer, 200: MessageSerializer, **REPLY_ERRORS},
     )
     def post(self, request, uuid):
-        conversation = _conversation_or_404(request, uuid)
+        conversation = conversation_or_404(request, uuid)
         data = AttachmentInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         upload = checked_attachment(
@@ -185,13 +239,16 @@ class AttachmentCreateApi(APIView):
             allowed_types=AGENT_ATTACHMENT_TYPES,
             max_bytes=AGENT_ATTACHMENT_MAX_BYTES,
         )
-        message, created = message_send(
-            conversation=conversation,
-            author=request.user,
-            body=data.validated_data["body"],
-            client_id=client_id_from(request, data.validated_data),
-            attachments=[upload],
-        )
+        try:
+            message, created = message_send(
+                conversation=conversation,
+                author=request.user,
+                body=data.validated_data["body"],
+                client_id=client_id_from(request, data.validated_data),
+                attachments=[upload],
+            )
+        except ReplyBlocked as blocked:
+            return reply_blocked_response(blocked)
         return message_response(MessageSerializer(message).data, created=created)
 
 
@@ -204,7 +261,7 @@ class ConversationReadApi(APIView):
         responses={200: ConversationSerializer, **ERRORS},
     )
     def post(self, request, uuid):
-        conversation = _conversation_or_404(request, uuid)
+        conversation = conversation_or_404(request, uuid)
         data = ReadInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         conversation = conversation_mark_read(
@@ -222,7 +279,7 @@ class ConversationTypingApi(APIView):
         responses={204: None, **ERRORS},
     )
     def post(self, request, uuid):
-        conversation = _conversation_or_404(request, uuid)
+        conversation = conversation_or_404(request, uuid)
         data = TypingInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         conversation_typing(

@@ -31,3 +31,23 @@ class SenderType(models.TextChoices):
     AGENT = "agent", _("Agent")
     AI = "ai", _("AI agent")
     SYSTEM = "system", _("System")
+
+
+class DeliveryStatus(models.TextChoices):
+    """Where an outbound message is on its way to the customer's app. Receipts only move
+    it forward (queued → sent → delivered → read); `failed` carries the provider's reason."""
+
+    QUEUED = "queued", _("Queued")
+    SENT = "sent", _("Sent")
+    DELIVERED = "delivered", _("Delivered")
+    READ = "read", _("Read")
+    FAILED = "failed", _("Failed")
+
+
+# The order receipts move a message along; a late "delivered" never undoes "read".
+DELIVERY_PROGRESS = {
+    DeliveryStatus.QUEUED: 0,
+    DeliveryStatus.SENT: 1,
+    DeliveryStatus.DELIVERED: 2,
+    DeliveryStatus.READ: 3,
+}

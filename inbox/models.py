@@ -2,13 +2,21 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Now
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from common.models import TimeStampedModel
 from customers.models import Customer, Identity
 
-from .enums import ConversationStatus, Handler, MessageDirection, Priority, SenderType
+from .enums import (
+    ConversationStatus,
+    DeliveryStatus,
+    Handler,
+    MessageDirection,
+    Priority,
+    SenderType,
+)
 
 
 class Team(TimeStampedModel):
@@ -103,6 +111,11 @@ class Conversation(TimeStampedModel):
     unread_count = models.PositiveIntegerField(_("unread messages"), default=0)
     # Where the conversation started: page URL, referrer, UTM parameters, user agent, language.
     source = models.JSONField(_("source"), default=dict, blank=True)
+    # What separates this conversation from the customer's others on the same identity:
+    # e.g. "comment:<post id>" for comments on one post. Empty for direct messages.
+    thread_key = models.CharField(_("thread"), max_length=255, blank=True, db_default="")
+    # When the customer last wrote here, by the provider's clock: reply windows start there.
+    last_inbound_at = models.DateTimeField(_("customer last wrote at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("conversation")
@@ -113,6 +126,9 @@ class Conversation(TimeStampedModel):
             ),
             models.Index(
                 fields=["assignee", "status", "-last_message_at"], name="conv_assignee_idx"
+            ),
+            models.Index(
+                fields=["identity", "inbox", "thread_key"], name="conv_identity_thread_idx"
             ),
         ]
 
@@ -143,7 +159,22 @@ class Message(models.Model):
     # The sender's idempotency key: a retried send returns the stored message.
     # NULL, not "", where none is given: the unique constraint applies only to real keys.
     client_id = models.CharField(_("client id"), max_length=64, null=True, blank=True)  # noqa: DJ001
+    # The provider's id of the message (a WhatsApp wamid, an email Message-ID): receipts,
+    # reactions, edits and email replies find the message by it.
+    external_id = models.CharField(_("provider id"), max_length=255, null=True, blank=True)  # noqa: DJ001
+    # When it was sent, by the sender's clock (the provider's timestamp for inbound
+    # messages): what the console shows. `seq` is the order we stored them in.
+    sent_at = models.DateTimeField(_("sent at"), default=timezone.now, db_default=Now())
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    # Structured parts beside the text: location, contact cards, a button's payload, an ad
+    # referral, a template, reactions, an edit's history, the reply mode of a comment.
+    content = models.JSONField(_("content"), default=dict, db_default={}, blank=True)
+    delivery_status = models.CharField(
+        _("delivery"), max_length=10, choices=DeliveryStatus.choices, blank=True, db_default=""
+    )
+    delivery_error = models.CharField(
+        _("delivery error"), max_length=500, blank=True, db_default=""
+    )
 
     class Meta:
         verbose_name = _("message")
@@ -158,6 +189,13 @@ class Message(models.Model):
                 condition=models.Q(client_id__isnull=False),
                 name="message_conversation_client_id_unique",
             ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["external_id"],
+                condition=models.Q(external_id__isnull=False),
+                name="message_external_id_idx",
+            )
         ]
 
     def __str__(self) -> str:

@@ -153,6 +153,30 @@ def push_message_created(message: Message) -> None:
     )
 
 
+def push_message_updated(message: Message) -> None:
+    """A stored message changed: its delivery status, a reaction, an edit or a deletion."""
+    from .serializers import CustomerMessageSerializer, MessageSerializer
+
+    conversation = Conversation.objects.get(pk=message.conversation_id)
+    message.conversation = conversation
+    _send(
+        agent_groups(conversation),
+        {
+            "type": "message.updated",
+            "conversation": str(conversation.uuid),
+            "message": MessageSerializer(message).data,
+        },
+    )
+    _send(
+        _visitor_groups(conversation),
+        {
+            "type": "message.updated",
+            "conversation": str(conversation.uuid),
+            "message": CustomerMessageSerializer(message).data,
+        },
+    )
+
+
 def push_conversation_updated(conversation: Conversation) -> None:
     from .serializers import ConversationSerializer
 

@@ -38,6 +38,17 @@ class MessageSerializer(serializers.ModelSerializer):
 
     author = UserRefSerializer(allow_null=True)
     attachments = AttachmentSerializer(many=True)
+    content = serializers.JSONField(
+        help_text=(
+            "Structured parts beside the text, each key present only when used: location "
+            "{latitude, longitude, name, address}, contacts [{name, phones, emails}], "
+            "postback {payload, title}, referral {source, source_id, source_url, headline}, "
+            "comment {comment_id, post_id, permalink}, sticker, reply_to (provider id), "
+            "subject, html (sanitised email HTML), quoted, automated, template {name, "
+            "language, variables}, options, reactions {customer: emoji}, edits "
+            "[{body, replaced_at}], edited_at, deleted_at."
+        )
+    )
 
     class Meta:
         model = Message
@@ -49,8 +60,24 @@ class MessageSerializer(serializers.ModelSerializer):
             "author",
             "body",
             "attachments",
+            "content",
+            "sent_at",
+            "delivery_status",
+            "delivery_error",
             "created_at",
         ]
+        extra_kwargs = {
+            "sent_at": {
+                "help_text": "When it was sent, by the provider's clock for inbound messages."
+            },
+            "delivery_status": {
+                "help_text": (
+                    "queued, sent, delivered, read or failed for replies a channel carries; "
+                    "empty where the channel has no receipts."
+                )
+            },
+            "delivery_error": {"help_text": "The provider's reason when delivery failed."},
+        }
 
 
 class CustomerMessageSerializer(serializers.ModelSerializer):
@@ -72,6 +99,7 @@ class CustomerMessageSerializer(serializers.ModelSerializer):
             "author_name",
             "body",
             "attachments",
+            "sent_at",
             "created_at",
         ]
 
@@ -174,9 +202,53 @@ CLIENT_ID_FIELD = {
 MAX_BODY_LENGTH = 10_000
 
 
+class TemplateInputSerializer(serializers.Serializer):
+    id = serializers.IntegerField(help_text="An approved template of the channel (reply-options).")
+    variables = serializers.ListField(
+        child=serializers.CharField(max_length=1024, trim_whitespace=False, allow_blank=True),
+        required=False,
+        default=list,
+        help_text="The values of {{1}}, {{2}}, … in order.",
+    )
+
+
+class ReplyOptionsInputSerializer(serializers.Serializer):
+    message_tag = serializers.ChoiceField(
+        choices=["HUMAN_AGENT"],
+        required=False,
+        help_text="Messenger/Instagram: send outside the 24-hour window (up to 7 days).",
+    )
+    reply_mode = serializers.ChoiceField(
+        choices=["public", "private"],
+        required=False,
+        help_text="A comment conversation: answer in public (default) or as a private message.",
+    )
+
+
 class MessageInputSerializer(serializers.Serializer):
     client_id = serializers.RegexField(required=False, allow_null=True, **CLIENT_ID_FIELD)
-    body = serializers.CharField(max_length=MAX_BODY_LENGTH, trim_whitespace=False)
+    body = serializers.CharField(
+        max_length=MAX_BODY_LENGTH, trim_whitespace=False, required=False, default=""
+    )
+    template = TemplateInputSerializer(
+        required=False,
+        help_text="Send an approved template instead of free text (outside WhatsApp's window).",
+    )
+    options = ReplyOptionsInputSerializer(required=False, default=dict)
+
+    def validate(self, data: dict) -> dict:
+        if not data.get("template") and not data.get("body", "").strip():
+            raise serializers.ValidationError({"body": [_("Write a message first.")]})
+        return data
+
+
+class MessageRetryInputSerializer(serializers.Serializer):
+    body = serializers.CharField(
+        max_length=MAX_BODY_LENGTH,
+        trim_whitespace=False,
+        required=False,
+        help_text="Corrected text to send instead (leave out to send it unchanged).",
+    )
 
     def validate_body(self, body: str) -> str:
         if not body.strip():

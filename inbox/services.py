@@ -1,17 +1,27 @@
+import datetime
+import hashlib
 from collections.abc import Sequence
 from functools import partial
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.models import User
 from customers.models import Customer, Identity
 from customers.services import customer_touch
 
 from . import realtime
-from .enums import ConversationStatus, MessageDirection, SenderType
+from .enums import (
+    DELIVERY_PROGRESS,
+    ConversationStatus,
+    DeliveryStatus,
+    MessageDirection,
+    SenderType,
+)
 from .files import AttachmentUpload
-from .models import Attachment, Conversation, Inbox, Message
+from .models import Attachment, Conversation, Inbox, Message, Team
+from .outbound import ReplyBlocked, ReplyDraft, reply_enqueue, reply_plan, reply_retry
 
 PREVIEW_LENGTH = 200
 
@@ -47,6 +57,10 @@ def message_append(
     author: User | None = None,
     client_id: str | None = None,
     attachments: Sequence[AttachmentUpload] = (),
+    external_id: str | None = None,
+    sent_at: datetime.datetime | None = None,
+    content: dict | None = None,
+    delivery_status: str = "",
 ) -> tuple[Message, bool]:
     """Store a message with its conversation's next `seq`; returns (message, created).
 
@@ -68,6 +82,10 @@ def message_append(
                 author=author,
                 body=body,
                 client_id=client_id or None,
+                external_id=external_id or None,
+                sent_at=sent_at or timezone.now(),
+                content=content or {},
+                delivery_status=delivery_status,
             )
             for upload in attachments:
                 Attachment.objects.create(
@@ -91,6 +109,7 @@ def message_append(
         "unread_count",
         "agent_read_seq",
         "status",
+        "last_inbound_at",
     ):
         setattr(conversation, field, getattr(locked, field))
     return message, True
@@ -103,10 +122,12 @@ def _conversation_note_message(
     conversation.last_message_at = timezone.now()
     preview = message.body or " ".join(f"📎 {upload.name}" for upload in attachments)
     conversation.last_message_preview = preview[:PREVIEW_LENGTH]
-    if message.direction == MessageDirection.INBOUND:
+    if message.direction == MessageDirection.INBOUND and not message.content.get("automated"):
         conversation.unread_count += 1
         if conversation.status == ConversationStatus.RESOLVED:
             conversation.status = ConversationStatus.OPEN
+        if conversation.last_inbound_at is None or message.sent_at > conversation.last_inbound_at:
+            conversation.last_inbound_at = message.sent_at
     elif message.sender_type == SenderType.AGENT:
         # Replying means the agent has read everything before the reply.
         conversation.agent_read_seq = message.seq
@@ -119,6 +140,7 @@ def _conversation_note_message(
             "unread_count",
             "agent_read_seq",
             "status",
+            "last_inbound_at",
             "updated_at",
         ]
     )
@@ -130,8 +152,12 @@ def message_receive(
     body: str,
     client_id: str | None = None,
     attachments: Sequence[AttachmentUpload] = (),
+    external_id: str | None = None,
+    sent_at: datetime.datetime | None = None,
+    content: dict | None = None,
 ) -> tuple[Message, bool]:
-    """A message from the customer."""
+    """A message from the customer. `sent_at` is the provider's timestamp; `content` holds
+    its structured parts (location, contact cards, a button's payload, a referral)."""
     return message_append(
         conversation=conversation,
         direction=MessageDirection.INBOUND,
@@ -139,6 +165,9 @@ def message_receive(
         body=body,
         client_id=client_id,
         attachments=attachments,
+        external_id=external_id,
+        sent_at=sent_at,
+        content=content,
     )
 
 
@@ -150,18 +179,35 @@ def message_send(
     body: str,
     client_id: str | None = None,
     attachments: Sequence[AttachmentUpload] = (),
+    template: dict | None = None,
+    options: dict | None = None,
 ) -> tuple[Message, bool]:
-    """An agent's reply. The first reply to an unassigned conversation assigns it to the
-    agent who wrote it."""
+    """An agent's reply, checked against the channel's rules first (raises ReplyBlocked
+    with the reason and what to do instead) and stored with its outbox row in one
+    transaction. The first reply to an unassigned conversation assigns it to its author."""
+    if client_id:
+        existing = Message.objects.filter(conversation=conversation, client_id=client_id).first()
+        if existing is not None:
+            return existing, False
+    plan = reply_plan(
+        conversation=conversation,
+        draft=ReplyDraft(
+            body=body, attachments=attachments, template=template, options=options or {}
+        ),
+    )
     message, created = message_append(
         conversation=conversation,
         direction=MessageDirection.OUTBOUND,
         sender_type=SenderType.AGENT,
         author=author,
-        body=body,
+        body=plan.body,
         client_id=client_id,
         attachments=attachments,
+        content=plan.content,
+        delivery_status=DeliveryStatus.QUEUED if plan.delivers else "",
     )
+    if created:
+        reply_enqueue(message=message, plan=plan)
     if created and conversation.assignee_id is None:
         Conversation.objects.filter(pk=conversation.pk, assignee__isnull=True).update(
             assignee=author, updated_at=timezone.now()
@@ -205,3 +251,165 @@ def conversation_typing(
     realtime.push_typing(
         conversation, sender="agent" if agent else "customer", typing=typing, agent=agent
     )
+
+
+# --- Messages from other channels ------------------------------------------------------
+
+
+def _lock_thread(inbox: Inbox, identity: Identity, thread_key: str) -> None:
+    """Serialises the first messages of one person in one thread: two webhooks arriving
+    together for a new customer must not start two conversations."""
+    digest = hashlib.blake2b(
+        f"{inbox.pk}:{identity.pk}:{thread_key}".encode(), digest_size=8
+    ).digest()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(%s)", [int.from_bytes(digest, "big", signed=True)]
+        )
+
+
+@transaction.atomic
+def conversation_for_inbound(
+    *,
+    inbox: Inbox,
+    customer: Customer,
+    identity: Identity,
+    thread_key: str = "",
+    source: dict | None = None,
+    team: Team | None = None,
+    new_thread: bool = False,
+) -> Conversation:
+    """The conversation a customer's message from a channel belongs to: their latest one on
+    this identity and thread that is not resolved, else a new one (a message after
+    resolution starts a new conversation, so each is measured on its own). `new_thread`
+    always starts one (an email with a new subject)."""
+    _lock_thread(inbox, identity, thread_key)
+    if not new_thread:
+        conversation = (
+            Conversation.objects.filter(inbox=inbox, identity=identity, thread_key=thread_key)
+            .exclude(status=ConversationStatus.RESOLVED)
+            .order_by("-created_at")
+            .first()
+        )
+        if conversation is not None:
+            return conversation
+    return conversation_create(
+        inbox=inbox,
+        customer=customer,
+        identity=identity,
+        source=source,
+        thread_key=thread_key,
+        team=team,
+    )
+
+
+def _push_updated(message: Message) -> None:
+    transaction.on_commit(partial(realtime.push_message_updated, message), robust=True)
+
+
+@transaction.atomic
+def message_delivery_update(
+    *,
+    message: Message,
+    status: str,
+    error: str = "",
+    external_id: str | None = None,
+) -> Message:
+    """Record a receipt or the outbox's result. Receipts only move a message forward
+    (a late "delivered" never undoes "read"); a failure is recorded with its reason, and a
+    later success (an agent's retry) clears it."""
+    locked = Message.objects.select_for_update().get(pk=message.pk)
+    current = locked.delivery_status
+    if status == DeliveryStatus.FAILED:
+        if current in (DeliveryStatus.DELIVERED, DeliveryStatus.READ):
+            return locked
+    elif current != DeliveryStatus.FAILED and DELIVERY_PROGRESS.get(
+        status, -1
+    ) <= DELIVERY_PROGRESS.get(current, -1):
+        return locked
+    locked.delivery_status = status
+    locked.delivery_error = error[:500] if status == DeliveryStatus.FAILED else ""
+    fields = ["delivery_status", "delivery_error"]
+    if external_id and not locked.external_id:
+        locked.external_id = external_id
+        fields.append("external_id")
+    locked.save(update_fields=fields)
+    _push_updated(locked)
+    return locked
+
+
+@transaction.atomic
+def message_reaction_set(*, message: Message, emoji: str, by: str = "customer") -> Message:
+    """The customer reacted to a message (an empty emoji removes their reaction)."""
+    locked = Message.objects.select_for_update().get(pk=message.pk)
+    reactions = dict(locked.content.get("reactions", {}))
+    if emoji:
+        reactions[by] = emoji
+    else:
+        reactions.pop(by, None)
+    locked.content = {**locked.content, "reactions": reactions}
+    locked.save(update_fields=["content"])
+    _push_updated(locked)
+    return locked
+
+
+@transaction.atomic
+def message_edit_by_customer(
+    *, message: Message, body: str, edited_at: datetime.datetime
+) -> Message:
+    """The customer edited a message in their app: the new text is shown, the earlier
+    versions are kept in the message's history."""
+    locked = Message.objects.select_for_update().get(pk=message.pk)
+    if locked.body == body:
+        return locked
+    history = [
+        *locked.content.get("edits", []),
+        {"body": locked.body, "replaced_at": edited_at.isoformat()},
+    ]
+    locked.body = body
+    locked.content = {**locked.content, "edits": history, "edited_at": edited_at.isoformat()}
+    locked.save(update_fields=["body", "content"])
+    _push_updated(locked)
+    return locked
+
+
+@transaction.atomic
+def message_delete_by_customer(*, message: Message, deleted_at: datetime.datetime) -> Message:
+    """The customer deleted (unsent) a message in their app. Staff still see what was
+    written, marked as deleted: the conversation's record is not rewritten."""
+    locked = Message.objects.select_for_update().get(pk=message.pk)
+    if locked.content.get("deleted_at"):
+        return locked
+    locked.content = {**locked.content, "deleted_at": deleted_at.isoformat()}
+    locked.save(update_fields=["content"])
+    _push_updated(locked)
+    return locked
+
+
+@transaction.atomic
+def message_retry(*, message: Message, actor: User, body: str | None = None) -> Message:
+    """Send a failed reply again, optionally with corrected text."""
+    locked = Message.objects.select_for_update().get(pk=message.pk)
+    if locked.direction != MessageDirection.OUTBOUND or locked.delivery_status != (
+        DeliveryStatus.FAILED
+    ):
+        raise ReplyBlocked("not_failed", _("Only a reply that failed can be sent again."))
+    fields = ["delivery_status", "delivery_error"]
+    if body is not None and body != locked.body:
+        if locked.content.get("template"):
+            raise ReplyBlocked(
+                "template_not_editable",
+                _("A template's text cannot be edited; send the template again instead."),
+            )
+        plan = reply_plan(
+            conversation=locked.conversation,
+            draft=ReplyDraft(body=body, options=locked.content.get("options", {})),
+        )
+        locked.body = plan.body
+        fields.append("body")
+    locked.delivery_status = DeliveryStatus.QUEUED
+    locked.delivery_error = ""
+    locked.save(update_fields=fields)
+    reply_retry(message=locked)
+    _push_updated(locked)
+    return locked

@@ -179,6 +179,14 @@ CELERY_BEAT_SCHEDULE = {
         "task": "common.tasks.housekeeping_clear_expired_sessions",
         "schedule": 6 * 60 * 60,
     },
+    # The sweepers finish what a crashed worker or a lost task left behind.
+    "inbound-sweep": {"task": "channels_app.tasks.inbound_sweep", "schedule": 30},
+    "outbound-sweep": {"task": "channels_app.tasks.outbound_sweep", "schedule": 15},
+    # Every mailbox, each in its own task (EMAIL_POLL_SECONDS apart).
+    "email-poll": {
+        "task": "channels_app.tasks.inbound_email_poll_all",
+        "schedule": env.int("EMAIL_POLL_SECONDS", default=60),
+    },
 }
 # The furthest ahead a task may be scheduled (countdown/eta); longer waits are rows in
 # the database that a beat task scans, because the Redis broker would run them twice.
@@ -284,6 +292,17 @@ EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
 EMAIL_USE_SSL = env.bool("EMAIL_USE_SSL", default=False)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Switchboard <noreply@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+
+# --- Channels ---------------------------------------------------------------------------
+# The providers' API addresses. Staging and the tests point them at a local fake server.
+META_GRAPH_URL = env("META_GRAPH_URL", default="https://graph.facebook.com").rstrip("/")
+META_GRAPH_VERSION = env("META_GRAPH_VERSION", default="v23.0")
+INSTAGRAM_GRAPH_URL = env("INSTAGRAM_GRAPH_URL", default="https://graph.instagram.com").rstrip("/")
+TELEGRAM_API_URL = env("TELEGRAM_API_URL", default="https://api.telegram.org").rstrip("/")
+LINE_API_URL = env("LINE_API_URL", default="https://api.line.me").rstrip("/")
+LINE_DATA_API_URL = env("LINE_DATA_API_URL", default="https://api-data.line.me").rstrip("/")
+# The largest file taken from a provider into our storage; bigger ones are refused.
+CHANNEL_MEDIA_MAX_MB = env.int("CHANNEL_MEDIA_MAX_MB", default=25)
 
 # --- AI ---------------------------------------------------------------------------------
 AI_BASE_URL = env("AI_BASE_URL", default="")

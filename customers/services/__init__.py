@@ -8,6 +8,7 @@ from .identities import (
     customer_identities_add,
     customer_identity_remove,
     customer_resolve,
+    identity_details_update,
 )
 from .merging import (
     MergeRefused,
@@ -60,6 +61,7 @@ __all__ = [
     "customers_export_lines",
     "customers_import",
     "customers_kept_apart",
+    "identity_details_update",
     "merge_suggest",
     "merge_suggestion_confirm",
     "merge_suggestion_dismiss",

@@ -337,3 +337,13 @@ def customer_identity_remove(*, identity: Identity, actor: User | None) -> None:
         kind=identity.kind,
         value=identity.value,
     )
+
+
+@transaction.atomic
+def identity_details_update(*, identity: Identity, details: dict) -> Identity:
+    """Merges what a channel says about an identity (e.g. that the customer unfollowed the
+    account) into its details."""
+    locked = Identity.objects.select_for_update().get(pk=identity.pk)
+    locked.details = {**locked.details, **details}
+    locked.save(update_fields=["details"])
+    return locked

@@ -1,6 +1,8 @@
 """Identity values in one canonical form, so the unique constraint on (kind, value) means
 "the same person": phones in E.164, emails trimmed and lower-cased."""
 
+import re
+
 import phonenumbers
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -56,6 +58,9 @@ def email_normalize(raw: str) -> str:
     return value
 
 
+WHATSAPP_BSUID = re.compile(r"^[A-Z]{2}\.[A-Za-z0-9.]{4,200}$")
+
+
 def identity_normalize(kind: str, raw: str, *, region: str | None = None) -> str:
     if kind not in IdentityKind.values:
         raise InvalidIdentity(_("Unknown identity kind “%(kind)s”.") % {"kind": str(kind)[:32]})
@@ -64,7 +69,11 @@ def identity_normalize(kind: str, raw: str, *, region: str | None = None) -> str
     if kind == IdentityKind.EMAIL:
         return email_normalize(raw)
     if kind == IdentityKind.WHATSAPP:
-        # A WhatsApp id is the phone number's digits, without "+".
+        # A customer who hides their number is known by a business-scoped user id
+        # ("US.13491208655302741918"), kept as given.
+        if WHATSAPP_BSUID.match(str(raw).strip()):
+            return str(raw).strip()
+        # Otherwise a WhatsApp id is the phone number's digits, without "+".
         digits = "".join(ch for ch in str(raw) if ch.isdigit())
         if not 6 <= len(digits) <= 15:
             raise InvalidIdentity(_("A WhatsApp id is a phone number's 6 to 15 digits."))

@@ -16,3 +16,6 @@ if _test_database_name := env("TEST_DATABASE_NAME", default=""):
 for _layer in CHANNEL_LAYERS.values():
     if "CONFIG" in _layer:
         _layer["CONFIG"]["prefix"] = "sb-test:layer"
+# Tasks queued by the suite stay in this process (no worker takes them): a test that wants
+# one run calls it, and nothing reaches a development worker on the same Redis.
+CELERY_BROKER_URL = "memory://"

@@ -111,3 +111,10 @@ def test_other_kinds_are_trimmed_and_bounded():
         identity_normalize(IdentityKind.LINE, "x" * 256)
     with pytest.raises(InvalidIdentity, match="Unknown identity kind"):
         identity_normalize("fax", "123")
+
+
+def test_a_whatsapp_business_scoped_user_id_is_kept_as_given():
+    from customers.normalization import identity_normalize
+
+    assert identity_normalize("whatsapp", " US.13491208655302741918 ") == "US.13491208655302741918"
+    assert identity_normalize("whatsapp", "+1 650-555-1234") == "16505551234"

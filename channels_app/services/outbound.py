@@ -111,7 +111,7 @@ def _claim(delivery_id: int) -> OutboundDelivery | None:
     now = timezone.now()
     with transaction.atomic():
         delivery = (
-            OutboundDelivery.objects.select_for_update(skip_locked=True)
+            OutboundDelivery.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("channel", "message__conversation__identity")
             .filter(pk=delivery_id, state__in=[DeliveryState.QUEUED, DeliveryState.SENDING])
             .first()

@@ -124,6 +124,8 @@ class ChannelAccountAdmin(admin.ModelAdmin):
     def get_form(self, request, obj=None, change=False, **kwargs):
         # The kind's connection fields are added by the form itself, not declared here.
         kwargs["fields"] = ["name", "kind", "inbox", "team", "is_active"]
+        if obj is not None and obj.kind == ChannelKind.WEB:
+            kwargs["fields"].append("public_key")
         return super().get_form(request, obj, change=change, **kwargs)
 
     def save_related(self, request, form, formsets, change):

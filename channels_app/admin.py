@@ -136,8 +136,8 @@ class ChannelAccountAdmin(admin.ModelAdmin):
             WidgetConfig.objects.get_or_create(channel=form.instance)
 
     def get_inlines(self, request, obj):
-        # Widget settings belong to website channels only.
-        return [WidgetConfigInline] if obj is None or obj.kind == ChannelKind.WEB else []
+        # Widget settings belong to website channels only, shown once the kind is saved.
+        return [WidgetConfigInline] if obj is not None and obj.kind == ChannelKind.WEB else []
 
     @admin.display(description=_("code to paste into the website"))
     def embed_code(self, obj: ChannelAccount) -> str:

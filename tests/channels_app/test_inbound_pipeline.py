@@ -284,3 +284,25 @@ def test_a_line_unfollow_blocks_replies_until_they_follow_again(client):
     process_pending()
     identity.refresh_from_db()
     assert identity.details["following"] is True
+
+
+@pytest.mark.django_db
+def test_a_comment_on_a_post_is_its_own_conversation_beside_the_direct_messages(client):
+    page = ChannelFactory(kind="messenger")
+    post_webhook(client, page, payload("messenger", "text.json"))
+    post_webhook(client, page, payload("messenger", "comment.json"))
+    process_pending()
+    comment = Message.objects.get(content__has_key="comment")
+    conversation = comment.conversation
+    assert conversation.thread_key == f"comment:{comment.content['comment']['post_id']}"
+    assert Conversation.objects.count() == 2
+    assert conversation.source["comment"]["post_id"] == comment.content["comment"]["post_id"]
+
+
+@pytest.mark.django_db
+def test_an_echo_of_our_own_message_is_not_stored_as_the_customers(client):
+    page = ChannelFactory(kind="messenger")
+    post_webhook(client, page, payload("messenger", "echo.json"))
+    process_pending()
+    assert not Message.objects.exists()
+    assert InboundEvent.objects.get().processed_at is not None

@@ -54,8 +54,11 @@ SETTINGS = {
         "phone_number_id": "106540352242922",
         "business_account_id": "102290129340398",
     },
-    ChannelKind.MESSENGER: {"page_id": "PAGE_ID"},
-    ChannelKind.INSTAGRAM: {"instagram_account_id": "IG_ID", "page_id": "PAGE_ID"},
+    ChannelKind.MESSENGER: {"page_id": "104502815810239"},
+    ChannelKind.INSTAGRAM: {
+        "instagram_account_id": "17841405822304914",
+        "page_id": "104502815810239",
+    },
     ChannelKind.EMAIL: {"address": "support@shop.example"},
     ChannelKind.API: {},
 }

@@ -7,6 +7,7 @@ the event is 503, so that the provider delivers it again."""
 
 import logging
 
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpResponse, HttpResponseNotAllowed, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
@@ -36,6 +37,11 @@ def channel_webhook(request, kind: str, channel_uuid):
         return adapter.handshake(request) or HttpResponseNotAllowed(["POST"])
     if request.method != "POST":
         return HttpResponseNotAllowed(["GET", "POST"])
+    try:
+        request.body  # noqa: B018 (read once, within DATA_UPLOAD_MAX_MEMORY_SIZE)
+    except RequestDataTooBig:
+        logger.warning("Webhook body too large", extra={"channel": str(channel.uuid)})
+        return _error(413, "too_large", "The body is larger than this server accepts.")
     try:
         adapter.verify(request)
     except SignatureInvalid as exc:

@@ -131,9 +131,9 @@ def push_message_created(message: Message) -> None:
         MessageSerializer,
     )
 
-    conversation = Conversation.objects.select_related("customer", "inbox", "assignee", "team").get(
-        pk=message.conversation_id
-    )
+    conversation = Conversation.objects.select_related(
+        "customer", "inbox__channel", "assignee", "team"
+    ).get(pk=message.conversation_id)
     message.conversation = conversation
     _send(
         agent_groups(conversation),

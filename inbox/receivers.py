@@ -13,6 +13,6 @@ from .models import Conversation
 def push_moved_conversations(sender, record, **kwargs) -> None:
     moved = record.moved.get(Conversation._meta.label_lower, {}).get("pks", [])
     for conversation in Conversation.objects.filter(pk__in=moved).select_related(
-        "customer", "inbox", "assignee", "team"
+        "customer", "inbox__channel", "assignee", "team"
     ):
         realtime.push_conversation_updated(conversation)

@@ -23,7 +23,9 @@ def conversation_visibility_filter(*, user: User) -> Q | None:
 
 def conversation_list(*, user: User) -> QuerySet[Conversation]:
     """Every conversation the user may see; the one gate for lists, pages and sockets."""
-    conversations = Conversation.objects.select_related("customer", "inbox", "assignee", "team")
+    conversations = Conversation.objects.select_related(
+        "customer", "inbox__channel", "assignee", "team"
+    )
     if not user.is_authenticated or not user.is_active or user.role is None:
         return conversations.none()
     condition = conversation_visibility_filter(user=user)

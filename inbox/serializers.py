@@ -61,6 +61,7 @@ class MessageSerializer(serializers.ModelSerializer):
             "body",
             "attachments",
             "content",
+            "external_id",
             "sent_at",
             "delivery_status",
             "delivery_error",
@@ -77,6 +78,9 @@ class MessageSerializer(serializers.ModelSerializer):
                 )
             },
             "delivery_error": {"help_text": "The provider's reason when delivery failed."},
+            "external_id": {
+                "help_text": "The provider's id of the message (what `content.reply_to` names)."
+            },
         }
 
 
@@ -149,10 +153,25 @@ class ConversationSerializer(serializers.ModelSerializer):
         ]
 
     @extend_schema_field(
-        {"type": "object", "properties": {"id": {"type": "integer"}, "name": {"type": "string"}}}
+        {
+            "type": "object",
+            "properties": {
+                "id": {"type": "integer"},
+                "name": {"type": "string"},
+                "channel": {
+                    "type": "string",
+                    "description": "The kind of channel feeding the inbox (web, whatsapp, …).",
+                },
+            },
+        }
     )
     def get_inbox(self, conversation: Conversation) -> dict:
-        return {"id": conversation.inbox_id, "name": conversation.inbox.name}
+        channel = getattr(conversation.inbox, "channel", None)
+        return {
+            "id": conversation.inbox_id,
+            "name": conversation.inbox.name,
+            "channel": channel.kind if channel else "",
+        }
 
 
 class IdentitySerializer(serializers.ModelSerializer):

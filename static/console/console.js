@@ -34,6 +34,12 @@
   var RECONNECT_MIN_MS = 500;
   var RECONNECT_MAX_MS = 15000;
   var GROUP_WINDOW_MS = 5 * 60 * 1000;
+  var REPLY_OPTIONS_DELAY_MS = 300;
+  var REPLY_WINDOW_TICK_MS = 30000;
+  // After a reconnect, the newest messages held are fetched again for what changed on them
+  // (receipts, reactions, edits): at most this many.
+  var STATE_REFRESH_LIMIT = 200;
+  var HUMAN_AGENT_TAG = "HUMAN_AGENT";
   var STORE_MUTED = "switchboard.console.muted";
   var STORE_VIEW = "switchboard.console.view";
   var VIEWS = ["mine", "unassigned", "all"];
@@ -108,10 +114,13 @@
   var fmtLongDateYear = formatter({ year: "numeric", month: "long", day: "numeric" });
   var fmtDayKey = formatter({ year: "numeric", month: "2-digit", day: "2-digit" });
   var relative = null;
+  var relativeLong = null;
   try {
     relative = new Intl.RelativeTimeFormat(LANG, { numeric: "auto", style: "short" });
+    relativeLong = new Intl.RelativeTimeFormat(LANG, { numeric: "always", style: "long" });
   } catch (error) {
     relative = null;
+    relativeLong = null;
   }
 
   function parseDate(value) {
@@ -144,6 +153,35 @@
     if (dayKey(date) === dayKey(new Date(now.getTime() - 864e5))) return t("yesterday");
     if (date.getFullYear() === now.getFullYear()) return fmtLongDate.format(date);
     return fmtLongDateYear.format(date);
+  }
+
+  /** How long until a future date, in words: "in 3 hours", "in 20 minutes". */
+  function untilText(date) {
+    var minutes = Math.max(1, Math.round((date.getTime() - Date.now()) / 60000));
+    var amount = minutes < 60 ? minutes : Math.round(minutes / 60);
+    var unit = minutes < 60 ? "minute" : "hour";
+    return relativeLong ? relativeLong.format(amount, unit) : "+" + amount + (unit === "hour" ? " h" : " min");
+  }
+
+  function isFuture(value) {
+    var date = parseDate(value);
+    return !!date && date.getTime() > Date.now();
+  }
+
+  /** Length as the server counts it (code points, so an emoji is one). */
+  function textLength(text) {
+    return Array.from(text || "").length;
+  }
+
+  /** A string from provider data, or "" for anything else (numbers become text). */
+  function textOf(value) {
+    if (typeof value === "string") return value;
+    if (typeof value === "number" && isFinite(value)) return String(value);
+    return "";
+  }
+
+  function isObject(value) {
+    return !!value && typeof value === "object" && !Array.isArray(value);
   }
 
   function capitalise(text) {
@@ -335,6 +373,10 @@
     clock: 0, // counts live updates, so a list fetched before one does not undo it
     touched: new Map(), // conversation id -> clock of its last live update
     latest: new Map(), // conversation id -> the newest state seen of it
+    // Channel kinds learnt from reply-options and customer cards (the conversation list
+    // names only the inbox): inbox id -> kind, conversation id -> kind.
+    inboxKinds: new Map(),
+    conversationKinds: new Map(),
   };
 
   function readStore(key) {
@@ -443,10 +485,15 @@
     composerError: $("composer-error"),
     send: $("send"),
     attach: $("attach"),
+    attachLabel: document.querySelector(".sb-attach"),
+    replyRules: $("reply-rules"),
+    charCount: $("char-count"),
+    channel: $("conversation-channel"),
     panel: $("customer-panel"),
     panelBody: $("customer-panel-body"),
   };
   var baseTitle = document.title;
+  var composerPlaceholder = el.composer.placeholder;
 
   // --- Connection banner ---------------------------------------------------------------
 
@@ -673,6 +720,7 @@
       var bottom = h(
         "span",
         { class: "conv-line conv-line-meta" },
+        h("span", { class: "conv-channel", hidden: true }),
         h("span", { class: "conv-inbox" }),
         h("span", { class: "conv-assignee" })
       );
@@ -709,6 +757,7 @@
     badge.hidden = unread === 0;
     badge.setAttribute("aria-label", t("unread_count", { count: unread }));
     row.classList.toggle("is-unread", unread > 0);
+    renderChannelChip(row.querySelector(".conv-channel"), conversationKind(conversation));
     row.querySelector(".conv-inbox").textContent = conversation.inbox ? conversation.inbox.name : "";
     var assignee = row.querySelector(".conv-assignee");
     if (conversation.assignee) {
@@ -765,6 +814,48 @@
     document.title = unread ? "(" + unread + ") " + baseTitle : baseTitle;
   }
 
+  // --- Channel of a conversation ----------------------------------------------------------
+  //
+  // The conversation JSON names the inbox, not its channel's kind. The kind is read from
+  // the conversation when it says it (`channel`, or `inbox.channel`/`inbox.kind`), else
+  // learnt from reply-options and the customer card's conversations. An inbox has one
+  // channel, so a kind learnt for one conversation labels every row of its inbox.
+
+  function conversationKind(conversation) {
+    if (!conversation) return "";
+    var inbox = isObject(conversation.inbox) ? conversation.inbox : null;
+    return (
+      channelKindOf(conversation.channel) ||
+      (inbox ? channelKindOf(inbox.channel) || textOf(inbox.kind) : "") ||
+      state.conversationKinds.get(conversation.id) ||
+      (inbox && state.inboxKinds.get(inbox.id)) ||
+      ""
+    );
+  }
+
+  function learnConversationKind(conversationId, kind) {
+    if (!kind || state.conversationKinds.get(conversationId) === kind) return;
+    state.conversationKinds.set(conversationId, kind);
+    var known = state.list.get(conversationId) || state.latest.get(conversationId);
+    var inbox = known && isObject(known.inbox) ? known.inbox : null;
+    if (inbox && inbox.id !== undefined && inbox.id !== null) state.inboxKinds.set(inbox.id, kind);
+    state.list.forEach(function (conversation) {
+      if (conversation.id === conversationId || (inbox && isObject(conversation.inbox) && conversation.inbox.id === inbox.id)) {
+        renderRow(conversation);
+      }
+    });
+    if (state.cur && state.cur.id === conversationId) renderHeader();
+  }
+
+  /** A small "WhatsApp", "Email"… label with the channel's icon; hidden when not known. */
+  function renderChannelChip(element, kind) {
+    if (!element) return;
+    if (element.dataset.kind === kind) return;
+    element.dataset.kind = kind;
+    element.replaceChildren.apply(element, kind ? [channelIcon(kind), h("span", { text: channelLabel(kind) })] : []);
+    element.hidden = !kind;
+  }
+
   // --- The open conversation -----------------------------------------------------------
 
   function newCurrent(id) {
@@ -783,6 +874,11 @@
       catchAgain: false,
       readSent: 0,
       stick: true,
+      updates: new Map(), // seq -> a message.updated that came before the message itself
+      retries: new Map(), // seq -> {editing, body, busy, error, hint} of a failed reply
+      expanded: new Set(), // "<seq>:<part>" of quoted text and email formatting opened
+      // What a reply may be now (reply-options) and the agent's choices in the composer.
+      reply: { options: null, token: 0, picking: false, templateId: null, values: [], mode: "", sending: null },
     };
   }
 
@@ -808,6 +904,7 @@
     el.composer.value = state.drafts.get(id) || "";
     autosize();
     hideComposerError();
+    renderReplyRules();
     renderHeader();
     renderTyping();
     state.rows.forEach(function (row, rowId) {
@@ -817,6 +914,7 @@
     updateTitle();
     if (!options.keepFocus && window.matchMedia("(min-width: 761px)").matches) el.composer.focus();
     loadConversation(cur);
+    loadReplyOptions(cur);
   }
 
   function loadConversation(cur) {
@@ -917,6 +1015,7 @@
       el.status.hidden = true;
       el.assignee.textContent = "";
       el.inbox.textContent = "";
+      renderChannelChip(el.channel, "");
       return;
     }
     el.name.textContent = (conversation.customer && conversation.customer.name) || "";
@@ -933,6 +1032,7 @@
     } else {
       el.assignee.textContent = t("unassigned_label");
     }
+    renderChannelChip(el.channel, conversationKind(conversation));
     el.inbox.textContent = conversation.inbox ? conversation.inbox.name : "";
   }
 
@@ -978,18 +1078,22 @@
     var previousTop = el.scroll.scrollTop;
     var added = [];
     var mine = false;
+    var inbound = false;
     messages.forEach(function (m) {
       if (m.client_id) resolvePendingElement(cur.id, m.client_id);
       if (cur.messages.has(m.seq)) return;
       cur.messages.set(m.seq, m);
       var element = renderMessage(m);
       cur.elements.set(m.seq, element);
-      placeMessage(element, m.seq);
+      placeMessage(element);
       added.push(m);
       if (m.direction === "out" && m.author && m.author.id === ME.id) mine = true;
+      if (m.direction === "in" && !contentOf(m).automated) inbound = true;
     });
     if (!added.length && !options.initial) return added;
     decorate();
+    // The customer wrote: a closed reply window may be open again.
+    if (inbound && !options.initial && !options.older && cur.loaded) replyOptionsSoon();
     if (options.older) {
       el.scroll.scrollTop = previousTop + (el.scroll.scrollHeight - previousHeight);
     } else if (!options.initial && cur.loaded) {
@@ -999,7 +1103,18 @@
     return added;
   }
 
-  function placeMessage(element, seq) {
+  /** Messages show in the order they were sent (the provider's clock), then by seq. */
+  function messageTime(m) {
+    return m.sent_at || m.created_at;
+  }
+
+  function sortsAfter(element, other) {
+    var a = Number(element.dataset.at) || 0;
+    var b = Number(other.dataset.at) || 0;
+    return a !== b ? a > b : Number(element.dataset.seq) > Number(other.dataset.seq);
+  }
+
+  function placeMessage(element) {
     var children = el.messages.children;
     var before = null;
     for (var i = 0; i < children.length; i++) {
@@ -1008,7 +1123,7 @@
         before = child;
         break;
       }
-      if (child.dataset.seq && Number(child.dataset.seq) > seq) {
+      if (child.dataset.seq && sortsAfter(child, element)) {
         before = child;
         // a day separator right before it belongs to it
         if (before.previousSibling && before.previousSibling.classList.contains("sb-day")) {
@@ -1034,28 +1149,42 @@
 
   function renderMessage(m) {
     var out = m.direction === "out";
+    var content = contentOf(m);
     var li = h("li", {
-      class: "msg " + (out ? "msg-out" : "msg-in") + " msg-from-" + (m.sender_type || "unknown"),
+      class:
+        "msg " +
+        (out ? "msg-out" : "msg-in") +
+        " msg-from-" +
+        (m.sender_type || "unknown") +
+        (content.automated ? " msg-automated" : "") +
+        (content.deleted_at ? " is-deleted" : ""),
       "data-seq": m.seq,
     });
+    var sent = messageTime(m);
     li.dataset.sender = senderKey(m);
-    li.dataset.time = m.created_at || "";
+    li.dataset.time = sent || "";
+    li.dataset.at = String((parseDate(sent) || new Date(0)).getTime());
     li.appendChild(
       h(
         "div",
         { class: "msg-meta" },
         h("span", { class: "msg-author", text: authorName(m) }),
-        timeElement(m.created_at, "msg-time")
+        timeElement(sent, "msg-time")
       )
     );
-    var bubble = h("div", { class: "msg-bubble" });
-    if (m.body) bubble.appendChild(bodyElement(m.body));
+    var bubble = h("div", { class: "msg-bubble" }, contentBefore(m));
+    if (m.body && !bodyIsDerived(m)) bubble.appendChild(bodyElement(m.body));
+    appendChild(bubble, contentAfter(m));
     if (m.attachments && m.attachments.length) bubble.appendChild(attachmentsElement(m.attachments));
     li.appendChild(bubble);
+    appendChild(li, reactionsElement(m));
+    var labels = messageLabels(m);
+    if (out || labels.length) {
+      li.appendChild(h("div", { class: "msg-foot" }, labels, out ? h("span", { class: "msg-status" }) : null));
+    }
     if (out) {
-      var status = h("span", { class: "msg-status" });
-      li.appendChild(h("div", { class: "msg-foot" }, status));
-      setDeliveryStatus(li, m.seq);
+      setDeliveryStatus(li, m.seq, m);
+      appendChild(li, retryEditor(m));
     }
     return li;
   }
@@ -1117,9 +1246,287 @@
     return (extension || "file").slice(0, 4).toUpperCase();
   }
 
-  function setDeliveryStatus(li, seq) {
+  // --- What channels add to a message ------------------------------------------------
+  //
+  // `content` holds structured parts beside the text (see MessageSerializer). All of it
+  // comes from customers and providers: it reaches the page as text and attributes only,
+  // links only when they are http(s), and email HTML only inside a sandboxed frame.
+
+  function contentOf(m) {
+    return isObject(m.content) ? m.content : {};
+  }
+
+  /** The text the server made up from a structured part when there was none: not repeated. */
+  function bodyIsDerived(m) {
+    var content = contentOf(m);
+    var body = m.body;
+    if (isObject(content.postback) && body === (textOf(content.postback.title) || textOf(content.postback.payload))) {
+      return true;
+    }
+    if (isObject(content.location) && body === (textOf(content.location.name) || textOf(content.location.address))) {
+      return true;
+    }
+    if (Array.isArray(content.contacts) && content.contacts.length) {
+      var names = content.contacts.map(function (card) { return isObject(card) ? textOf(card.name) : ""; });
+      if (body === names.join(", ")) return true;
+    }
+    return false;
+  }
+
+  /** Above the text: the email's subject, where the customer came from, what they answer. */
+  function contentBefore(m) {
+    var content = contentOf(m);
+    return [
+      textOf(content.subject) ? h("h4", { class: "msg-subject", text: content.subject }) : null,
+      referralElement(content.referral),
+      commentElement(content.comment),
+      replyToElement(content.reply_to),
+    ];
+  }
+
+  /** Below the text: places, contact cards, buttons, stickers, refused files, email extras. */
+  function contentAfter(m) {
+    var content = contentOf(m);
+    return [
+      locationElement(content.location),
+      Array.isArray(content.contacts) ? content.contacts.map(contactElement) : null,
+      postbackElement(content.postback),
+      stickerElement(content.sticker),
+      Array.isArray(content.media_refused) ? content.media_refused.map(refusedElement) : null,
+      quotedElement(m, textOf(content.quoted)),
+      emailHtmlElement(m, textOf(content.html)),
+    ];
+  }
+
+  function externalLink(href, text, className) {
+    return h("a", { class: className || null, href: href, target: "_blank", rel: "noopener noreferrer", text: text });
+  }
+
+  function referralElement(referral) {
+    if (!isObject(referral)) return null;
+    var source = textOf(referral.source);
+    var name = textOf(referral.headline) || textOf(referral.ref) || textOf(referral.source_id) || source;
+    var isAd = source.toLowerCase() === "ad" || !!textOf(referral.click_id);
+    var label = isAd ? t("from_ad", { headline: name }) : t("from_referral", { source: name });
+    var href = safeHttpUrl(referral.source_url);
+    return h(
+      "div",
+      { class: "msg-chip msg-referral", title: textOf(referral.body) || null },
+      href ? externalLink(href, label) : label
+    );
+  }
+
+  function commentElement(comment) {
+    if (!isObject(comment)) return null;
+    var href = safeHttpUrl(comment.permalink);
+    return h(
+      "div",
+      { class: "msg-chip msg-comment" },
+      href ? externalLink(href, t("comment_on_post")) : t("comment_on_post")
+    );
+  }
+
+  function messageByExternalId(externalId) {
+    var found = null;
+    if (state.cur) {
+      state.cur.messages.forEach(function (m) {
+        if (m.external_id && m.external_id === externalId) found = m;
+      });
+    }
+    return found;
+  }
+
+  function excerpt(text, length) {
+    var chars = Array.from(String(text || "").replace(/\s+/g, " ").trim());
+    return chars.length > length ? chars.slice(0, length - 1).join("") + "…" : chars.join("");
+  }
+
+  function replyToElement(externalId) {
+    if (!textOf(externalId)) return null;
+    var quoted = messageByExternalId(textOf(externalId));
+    var preview = quoted
+      ? quoted.body || (quoted.attachments && quoted.attachments[0] ? "📎 " + quoted.attachments[0].name : "")
+      : "";
+    return h("div", {
+      class: "msg-reply-to",
+      text: preview ? t("in_reply_to", { text: excerpt(preview, 80) }) : t("in_reply_to_earlier"),
+    });
+  }
+
+  /** A coordinate rounded to a metre or so, or null when it is not one. */
+  function coordinate(value, limit) {
+    var number = typeof value === "string" ? parseFloat(value) : value;
+    if (typeof number !== "number" || !isFinite(number) || Math.abs(number) > limit) return null;
+    return String(Math.round(number * 1e6) / 1e6);
+  }
+
+  function locationElement(location) {
+    if (!isObject(location)) return null;
+    var lat = coordinate(location.latitude, 90);
+    var lon = coordinate(location.longitude, 180);
+    var map =
+      lat !== null && lon !== null
+        ? "https://www.openstreetmap.org/?mlat=" + lat + "&mlon=" + lon + "#map=16/" + lat + "/" + lon
+        : null;
+    return h(
+      "div",
+      { class: "msg-card msg-location" },
+      h("span", { class: "msg-card-kind", text: t("location") }),
+      textOf(location.name) ? h("strong", { class: "msg-card-title", text: location.name }) : null,
+      textOf(location.address) ? h("span", { text: location.address }) : null,
+      map ? externalLink(map, t("open_map"), "msg-card-link") : null
+    );
+  }
+
+  function contactElement(card) {
+    if (!isObject(card)) return null;
+    var lines = function (values) {
+      return (Array.isArray(values) ? values : []).map(textOf).filter(Boolean).map(function (value) {
+        return h("span", { class: "msg-card-line", text: value });
+      });
+    };
+    return h(
+      "div",
+      { class: "msg-card msg-contact" },
+      h("span", { class: "msg-card-kind", text: t("contact_card") }),
+      h("strong", { class: "msg-card-title", text: textOf(card.name) || "—" }),
+      textOf(card.organization) ? h("span", { class: "msg-card-line", text: card.organization }) : null,
+      lines(card.phones),
+      lines(card.emails)
+    );
+  }
+
+  function postbackElement(postback) {
+    if (!isObject(postback)) return null;
+    var title = textOf(postback.title) || textOf(postback.payload);
+    return h("div", {
+      class: "msg-postback",
+      title: textOf(postback.payload) || null,
+      text: t("pressed", { title: title }),
+    });
+  }
+
+  function stickerElement(sticker) {
+    var value = textOf(sticker);
+    if (!value) return null;
+    // A sticker's emoji or description; some channels only say "sticker".
+    var named = value.toLowerCase() !== "sticker" && Array.from(value).length <= 40;
+    return h(
+      "div",
+      { class: "msg-sticker" },
+      h("span", { class: "msg-card-kind", text: t("sticker") }),
+      named ? h("span", { class: "msg-sticker-value", text: value }) : null
+    );
+  }
+
+  function refusedElement(refused) {
+    if (!isObject(refused)) return null;
+    return h("p", {
+      class: "msg-refused",
+      text: t("file_refused", { name: textOf(refused.name) || t("attachment"), reason: textOf(refused.reason) || "—" }),
+    });
+  }
+
+  /** A part shown on request (<details>); stays open when the message is drawn again. */
+  function expander(m, part, summary, className, fill) {
+    var key = m.seq + ":" + part;
+    var details = h("details", { class: "msg-expand " + className }, h("summary", { text: summary }));
+    var filled = false;
+    var open = function () {
+      if (filled) return;
+      filled = true;
+      appendChild(details, fill());
+    };
+    if (state.cur && state.cur.expanded.has(key)) {
+      details.open = true;
+      open();
+    }
+    details.addEventListener("toggle", function () {
+      var cur = state.cur;
+      if (details.open) {
+        open();
+        if (cur) cur.expanded.add(key);
+      } else if (cur) {
+        cur.expanded.delete(key);
+      }
+    });
+    return details;
+  }
+
+  function quotedElement(m, quoted) {
+    if (!quoted) return null;
+    return expander(m, "quoted", t("show_quoted"), "msg-quoted", function () {
+      return h("div", { class: "msg-quoted-text", text: quoted });
+    });
+  }
+
+  // The frame's own policy: nothing is fetched (no remote images, fonts or styles).
+  var EMAIL_FRAME_HEAD =
+    '<!doctype html><meta charset="utf-8">' +
+    "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; img-src data:; style-src 'unsafe-inline'\">" +
+    "<style>body{margin:.75rem;font:14px/1.45 system-ui,sans-serif;color:#1f2933;overflow-wrap:anywhere}" +
+    "img{max-width:100%;height:auto}table{max-width:100%}</style>";
+
+  /** The email as formatted: sanitised on the server, and shown only in a frame that may
+   * run nothing and is of no origin (sandbox with no allowances). */
+  function emailHtmlElement(m, html) {
+    if (!html) return null;
+    return expander(m, "html", t("show_formatting"), "msg-html", function () {
+      var frame = h("iframe", { class: "msg-html-frame", sandbox: "", referrerpolicy: "no-referrer", title: t("email_formatting") });
+      frame.setAttribute("srcdoc", EMAIL_FRAME_HEAD + html);
+      return h("div", { class: "msg-html-box" }, frame);
+    });
+  }
+
+  function reactionsElement(m) {
+    var reactions = contentOf(m).reactions;
+    if (!isObject(reactions)) return null;
+    var emojis = [];
+    var titles = [];
+    Object.keys(reactions).forEach(function (who) {
+      var emoji = textOf(reactions[who]);
+      if (!emoji) return;
+      emojis.push(emoji);
+      titles.push(t("reacted", { name: who === "customer" ? customerName() : who, emoji: emoji }));
+    });
+    if (!emojis.length) return null;
+    return h("span", { class: "msg-reactions", title: titles.join("\n"), "aria-label": titles.join(", "), text: emojis.join(" ") });
+  }
+
+  /** Small labels under a message: auto-reply, template, tag, private reply, edited, deleted. */
+  function messageLabels(m) {
+    var content = contentOf(m);
+    var labels = [];
+    var label = function (className, text, title) {
+      labels.push(h("span", { class: "msg-label " + className, title: title || null, text: text }));
+    };
+    if (content.automated) label("msg-label-auto", t("auto_reply"));
+    if (isObject(content.template) && textOf(content.template.name)) {
+      label("msg-label-template", t("template_sent", { name: content.template.name }));
+    }
+    var options = isObject(content.options) ? content.options : {};
+    if (options.message_tag) label("msg-label-tag", t("sent_with_tag"));
+    if (options.reply_mode === "private") label("msg-label-private", t("private_reply"));
+    var edits = Array.isArray(content.edits) ? content.edits.filter(isObject) : [];
+    if (edits.length || content.edited_at) {
+      var versions = edits.map(function (edit) {
+        return t("earlier_version", { time: fullTime(edit.replaced_at), text: textOf(edit.body) });
+      });
+      label("msg-label-edited", t("edited"), versions.length ? [t("earlier_versions")].concat(versions).join("\n") : fullTime(content.edited_at));
+    }
+    if (content.deleted_at) label("msg-label-deleted", t("deleted_by_customer"), fullTime(content.deleted_at));
+    return labels;
+  }
+
+  function setDeliveryStatus(li, seq, message) {
     var status = li.querySelector(".msg-status");
     if (!status || !state.cur) return;
+    var m = message || state.cur.messages.get(seq);
+    if (m && m.delivery_status) {
+      channelDeliveryStatus(li, status, m);
+      return;
+    }
+    // No receipts from the channel (the website chat): read as the widget reports it.
     var conversation = state.cur.conv || {};
     var read = (conversation.customer_read_seq || 0) >= seq;
     status.textContent = read ? t("read") : t("sent");
@@ -1133,6 +1540,186 @@
     cur.elements.forEach(function (li, seq) {
       if (li.classList.contains("msg-out")) setDeliveryStatus(li, seq);
     });
+  }
+
+  // --- Delivery of a reply through a channel ---------------------------------------------
+  //
+  // queued (clock) → sent ✓ → delivered ✓✓ → read ✓✓ (highlighted), or failed with the
+  // provider's reason and a retry, as is or with corrected text.
+
+  var DELIVERY_TICKS = { sent: "✓", delivered: "✓✓", read: "✓✓" };
+  var DELIVERY_LABELS = { queued: "delivery_queued", sent: "sent", delivered: "delivered", read: "read" };
+
+  function channelDeliveryStatus(li, status, m) {
+    var delivery = m.delivery_status;
+    status.dataset.state = delivery;
+    li.classList.toggle("is-read", delivery === "read");
+    li.classList.toggle("is-failed", delivery === "failed");
+    if (delivery === "failed") {
+      status.removeAttribute("title");
+      status.replaceChildren.apply(status, failedStatus(m));
+      return;
+    }
+    var label = DELIVERY_LABELS[delivery] ? t(DELIVERY_LABELS[delivery]) : delivery;
+    var mark =
+      delivery === "queued"
+        ? svgIcon("clock")
+        : h("span", { class: "msg-ticks", "aria-hidden": "true", text: DELIVERY_TICKS[delivery] || "" });
+    status.title = label;
+    status.replaceChildren(mark, h("span", { class: "visually-hidden", text: label }));
+  }
+
+  function retryState(cur, seq) {
+    var retry = cur.retries.get(seq);
+    if (!retry) {
+      retry = { editing: false, body: "", busy: false, error: null, hint: "" };
+      cur.retries.set(seq, retry);
+    }
+    return retry;
+  }
+
+  /** A template's text cannot be changed (the provider approved it as it is). */
+  function canEditRetry(m) {
+    return !!m.body && !isObject(contentOf(m).template);
+  }
+
+  function failedStatus(m) {
+    var cur = state.cur;
+    var retry = (cur && cur.retries.get(m.seq)) || {};
+    var nodes = [
+      h("span", {
+        class: "msg-failed-text",
+        text: m.delivery_error ? t("not_delivered_reason", { reason: m.delivery_error }) : t("not_delivered"),
+      }),
+    ];
+    if (retry.editing) return nodes;
+    nodes.push(
+      h("button", {
+        type: "button",
+        class: "msg-retry sb-link-btn",
+        disabled: !!retry.busy,
+        text: t("retry"),
+        onclick: function () { retryDelivery(m.seq); },
+      })
+    );
+    if (canEditRetry(m)) {
+      nodes.push(
+        h("button", {
+          type: "button",
+          class: "msg-edit-retry sb-link-btn",
+          disabled: !!retry.busy,
+          text: t("edit_and_retry"),
+          onclick: function () { openRetryEditor(m); },
+        })
+      );
+    }
+    if (retry.error) nodes.push(refusalElement("msg-retry-error", retry.error, retry.hint));
+    return nodes;
+  }
+
+  function refusalElement(className, message, hint) {
+    return h(
+      "span",
+      { class: className, role: "alert" },
+      message,
+      hint ? [" ", h("span", { class: "sb-refusal-hint", text: hint })] : null
+    );
+  }
+
+  function openRetryEditor(m) {
+    var cur = state.cur;
+    if (!cur) return;
+    var retry = retryState(cur, m.seq);
+    retry.editing = true;
+    retry.body = m.body;
+    retry.error = null;
+    rerenderMessage(m.seq);
+    var input = cur.elements.get(m.seq) && cur.elements.get(m.seq).querySelector(".msg-retry-form textarea");
+    if (input) {
+      input.focus();
+      input.setSelectionRange(input.value.length, input.value.length);
+    }
+  }
+
+  /** The inline editor of "Edit and retry", under the failed reply. */
+  function retryEditor(m) {
+    var cur = state.cur;
+    var retry = cur && cur.retries.get(m.seq);
+    if (!retry || !retry.editing || m.delivery_status !== "failed") return null;
+    var input = h("textarea", {
+      class: "sb-input",
+      rows: "3",
+      "aria-label": t("edit_and_retry"),
+      "data-draft": "retry-" + m.seq,
+      oninput: function () { retry.body = input.value; },
+    });
+    input.value = retry.body;
+    return h(
+      "form",
+      {
+        class: "msg-retry-form",
+        onsubmit: function (event) {
+          event.preventDefault();
+          if (retry.body.trim()) retryDelivery(m.seq, retry.body);
+        },
+      },
+      input,
+      retry.error ? refusalElement("sb-field-error", retry.error, retry.hint) : null,
+      h(
+        "div",
+        { class: "sb-form-actions" },
+        h("button", { type: "submit", class: "sb-btn sb-btn-primary sb-btn-sm", disabled: !!retry.busy, text: t("send_again") }),
+        h("button", {
+          type: "button",
+          class: "sb-btn sb-btn-sm",
+          text: t("cancel"),
+          onclick: function () {
+            cur.retries.delete(m.seq);
+            rerenderMessage(m.seq);
+          },
+        })
+      )
+    );
+  }
+
+  /** Sends a failed reply again (with corrected text when `body` is given). */
+  function retryDelivery(seq, body) {
+    var cur = state.cur;
+    if (!cur) return;
+    var retry = retryState(cur, seq);
+    if (retry.busy) return;
+    retry.busy = true;
+    retry.error = null;
+    rerenderMessage(seq);
+    api(conversationUrl(cur.id, "messages/" + seq + "/retry/"), {
+      method: "POST",
+      json: body === undefined ? {} : { body: body },
+    }).then(
+      function (message) {
+        if (state.cur !== cur) return;
+        cur.retries.delete(seq);
+        applyMessage(message, { force: true });
+      },
+      function (error) {
+        if (state.cur !== cur) return;
+        var refusal = replyErrorOf(error);
+        retry.busy = false;
+        retry.error = refusal.message;
+        retry.hint = refusal.hint;
+        rerenderMessage(seq);
+        if (error.status === 422) loadReplyOptions(cur);
+      }
+    );
+  }
+
+  /** What a refused send or retry says: the channel's reason and what to do instead. */
+  function replyErrorOf(error) {
+    if (error.status === 422) {
+      var details = error.details || {};
+      return { message: error.message, hint: typeof details.hint === "string" ? details.hint : "" };
+    }
+    if (error.status >= 400 && error.status < 500) return { message: apiErrorText(error), hint: "" };
+    return { message: t("send_failed"), hint: "" };
   }
 
   /** Day separators and grouping of consecutive messages from the same sender. */
@@ -1209,6 +1796,12 @@
   function acceptLiveMessage(m) {
     var cur = state.cur;
     if (!cur) return;
+    // A change pushed before the message itself is newer than what this says.
+    var newer = cur.updates.get(m.seq);
+    if (newer) {
+      cur.updates.delete(m.seq);
+      m = newer;
+    }
     if (!cur.loaded) {
       // Kept; the first load places it (and catches up if there is a gap).
       if (m.client_id) resolvePendingElement(cur.id, m.client_id);
@@ -1261,6 +1854,87 @@
         cur.catching = false;
       });
     return cur.catching;
+  }
+
+  // --- Changes to messages already shown ----------------------------------------------
+  //
+  // A stored message changes when a receipt, a reaction, an edit or a deletion arrives
+  // (the "message.updated" push), when a retry is answered, and after a reconnect, when
+  // the newest messages held are fetched again in case such a push was lost.
+
+  function messageStateKey(m) {
+    return [m.body, m.delivery_status, m.delivery_error, m.sent_at, JSON.stringify(m.content || {})].join("\u0000");
+  }
+
+  /** A newer version of a message: drawn again where it changed. */
+  function applyMessage(m, options) {
+    var cur = state.cur;
+    if (!cur) return;
+    var held = cur.messages.get(m.seq);
+    if (!held) {
+      // Not here yet (its own push or the first page is on the way): used when it comes.
+      if (!cur.loaded || m.seq > maxHeldSeq(cur)) cur.updates.set(m.seq, m);
+      return;
+    }
+    if (!(options && options.force) && messageStateKey(held) === messageStateKey(m)) return;
+    cur.messages.set(m.seq, m);
+    if (m.delivery_status !== "failed") cur.retries.delete(m.seq);
+    rerenderMessage(m.seq);
+  }
+
+  function rerenderMessage(seq) {
+    var cur = state.cur;
+    var old = cur && cur.elements.get(seq);
+    var m = cur && cur.messages.get(seq);
+    if (!old || !m) return;
+    var fresh = renderMessage(m);
+    // Keep the agent's place in an editor inside the message.
+    var active = document.activeElement;
+    var key = active && old.contains(active) && active.dataset ? active.dataset.draft : null;
+    var selection = key && typeof active.selectionStart === "number" ? [active.selectionStart, active.selectionEnd] : null;
+    var wasAtBottom = nearBottom();
+    old.replaceWith(fresh);
+    cur.elements.set(seq, fresh);
+    if (old.dataset.at !== fresh.dataset.at) {
+      fresh.remove();
+      placeMessage(fresh);
+    }
+    decorate();
+    if (wasAtBottom) scrollToBottom();
+    if (key) {
+      var again = fresh.querySelector('[data-draft="' + key + '"]');
+      if (again) {
+        again.focus({ preventScroll: true });
+        if (selection) again.setSelectionRange(selection[0], selection[1]);
+      }
+    }
+  }
+
+  function onMessageUpdated(conversationId, m) {
+    if (!state.cur || state.cur.id !== conversationId) return;
+    applyMessage(m);
+    verifySoon();
+  }
+
+  /** After a reconnect: what changed on the newest messages held while the socket was down. */
+  function refreshMessageStates() {
+    var cur = state.cur;
+    if (!cur || !cur.loaded) return Promise.resolve(true);
+    var low = minHeldSeq(cur);
+    if (low === null) return Promise.resolve(true);
+    var after = Math.max(low, cur.lastSeq - STATE_REFRESH_LIMIT + 1) - 1;
+    var url = conversationUrl(cur.id, "messages/") + "?after=" + after + "&limit=" + STATE_REFRESH_LIMIT;
+    return api(url)
+      .then(function (page) {
+        if (state.cur !== cur) return true;
+        (page.results || []).forEach(function (m) {
+          if (cur.messages.has(m.seq)) applyMessage(m);
+        });
+        return true;
+      })
+      .catch(function (error) {
+        return !error.network;
+      });
   }
 
   function refreshDetail() {
@@ -1316,37 +1990,62 @@
 
   // --- Sending -------------------------------------------------------------------------
 
-  function showComposerError(text) {
-    el.composerError.textContent = text;
+  /** An error beside the composer; `kind` "too_long" goes away as the text gets shorter,
+   * a channel's refusal stays until the next send. */
+  function showComposerError(text, hint, kind) {
+    el.composerError.replaceChildren();
+    appendChild(el.composerError, [text, hint ? [" ", h("span", { class: "sb-refusal-hint", text: hint })] : null]);
+    el.composerError.dataset.kind = kind || "";
     el.composerError.hidden = false;
   }
 
   function hideComposerError() {
     el.composerError.hidden = true;
-    el.composerError.textContent = "";
+    el.composerError.replaceChildren();
+    el.composerError.dataset.kind = "";
   }
 
-  function sendText() {
+  /** Sends the composer's text; `extra` adds channel options (the human-agent tag). */
+  function sendText(extra) {
     var cur = state.cur;
     if (!cur) return;
     var body = el.composer.value;
     if (!body.trim()) return;
-    if (body.length > config.max_body) {
-      showComposerError(t("too_long", { max: config.max_body }));
+    var rules = cur.reply.options;
+    var tagged = !!(extra && extra.message_tag);
+    if (!freeTextAllowed(rules) && !(tagged && tagAllowed(rules))) {
+      showComposerError(rules.blocked_reason || t("free_text_blocked"), rules.hint);
+      return;
+    }
+    var max = textLimit(rules);
+    if (textLength(body) > max) {
+      showComposerError(t("too_long", { max: max }), "", "too_long");
       return;
     }
     hideComposerError();
     el.composer.value = "";
     autosize();
+    updateCharCount();
     state.drafts.delete(cur.id);
     stopTyping();
-    queueSend({ conversationId: cur.id, clientId: newClientId(), body: body, file: null });
+    queueSend({
+      conversationId: cur.id,
+      clientId: newClientId(),
+      body: body,
+      file: null,
+      options: replyChoices(cur, extra),
+    });
     el.composer.focus();
   }
 
   function sendFiles(files) {
     var cur = state.cur;
     if (!cur) return;
+    var rules = cur.reply.options;
+    if (!freeTextAllowed(rules)) {
+      showComposerError(rules.blocked_reason || t("free_text_blocked"), rules.hint);
+      return;
+    }
     Array.prototype.forEach.call(files, function (file) {
       if (config.max_file_bytes && file.size > config.max_file_bytes) {
         showComposerError(t("file_too_large", { max: Math.round(config.max_file_bytes / 1048576) }));
@@ -1383,10 +2082,10 @@
       if (pending.body) form.append("body", pending.body);
       request = api(conversationUrl(pending.conversationId, "attachments/"), { method: "POST", form: form });
     } else {
-      request = api(conversationUrl(pending.conversationId, "messages/"), {
-        method: "POST",
-        json: { client_id: pending.clientId, body: pending.body },
-      });
+      var data = { client_id: pending.clientId, body: pending.body };
+      if (pending.template) data.template = pending.template;
+      if (pending.options) data.options = pending.options;
+      request = api(conversationUrl(pending.conversationId, "messages/"), { method: "POST", json: data });
     }
     request.then(
       function (message) {
@@ -1399,11 +2098,48 @@
           pending.retryTimer = setTimeout(function () { submit(pending); }, (wait > 0 ? wait : 5) * 1000);
           return;
         }
+        if (error.status === 422) {
+          pendingRefused(pending, error);
+          return;
+        }
+        var refusal = replyErrorOf(error);
         pending.status = "failed";
-        pending.error = error.status >= 400 && error.status < 500 ? apiErrorText(error) : null;
+        pending.error = error.status >= 400 && error.status < 500 ? [refusal.message, refusal.hint].filter(Boolean).join(" ") : null;
         updatePendingElement(pending);
+        templateSendDone(pending, false);
       }
     );
+  }
+
+  /** The channel refused a reply (422): why, and what to do instead, beside the composer.
+   * Text goes back into the composer (or stays as a failed reply if the agent has typed
+   * something else since), a template's values stay in the picker, a file stays as a
+   * failed reply. */
+  function pendingRefused(pending, error) {
+    var refusal = replyErrorOf(error);
+    var id = pending.conversationId;
+    var cur = state.cur && state.cur.id === id ? state.cur : null;
+    var draft = cur ? el.composer.value : state.drafts.get(id) || "";
+    var giveBack = !pending.template && !pending.file && !draft.trim();
+    if (pending.template || giveBack) {
+      resolvePendingElement(id, pending.clientId);
+      if (giveBack && cur) {
+        el.composer.value = pending.body;
+        autosize();
+        updateCharCount();
+      } else if (giveBack) {
+        state.drafts.set(id, pending.body);
+      }
+    } else {
+      pending.status = "failed";
+      pending.error = [refusal.message, refusal.hint].filter(Boolean).join(" ");
+      updatePendingElement(pending);
+    }
+    templateSendDone(pending, false);
+    if (!cur) return;
+    decorate();
+    showComposerError(refusal.message, refusal.hint);
+    loadReplyOptions(cur);
   }
 
   function pendingDone(pending, message) {
@@ -1411,6 +2147,7 @@
     if (cur && cur.id === pending.conversationId) {
       acceptLiveMessage(message);
     }
+    templateSendDone(pending, true);
     resolvePendingElement(pending.conversationId, pending.clientId);
     // The push updates the row too; this keeps it right while the socket is down.
     var listed = state.list.get(pending.conversationId);
@@ -1513,6 +2250,410 @@
     });
   }
 
+  // --- What a reply may be now (the channel's rules) --------------------------------------
+  //
+  // GET reply-options when a conversation opens, when the customer writes (that reopens a
+  // window), after a reconnect and after a refusal. It says whether free text is accepted,
+  // until when, and what else may be sent: an approved template (WhatsApp), the human-agent
+  // tag (Messenger, Instagram), a public or private answer to a comment. The server checks
+  // every reply again; this only shows the agent what will work before they try.
+
+  var PLACEHOLDER = /\{\{\s*(\d+)\s*\}\}/g;
+  var replyOptionsTimer = null;
+
+  function freeTextAllowed(rules) {
+    return !rules || !rules.blocked_code;
+  }
+
+  function tagAllowed(rules) {
+    return (
+      !!rules &&
+      rules.outside_window === "message_tag" &&
+      rules.blocked_code === "window_closed" &&
+      isFuture(rules.tag_allowed_until)
+    );
+  }
+
+  function templatesOffered(rules) {
+    return (
+      !!rules &&
+      rules.outside_window === "template" &&
+      rules.blocked_code !== "unsubscribed" &&
+      Array.isArray(rules.templates) &&
+      rules.templates.length > 0
+    );
+  }
+
+  function textLimit(rules) {
+    var channel = rules && rules.max_text_length;
+    return channel ? Math.min(channel, config.max_body) : config.max_body;
+  }
+
+  /** The channel options a reply carries: the agent's reply mode, and `extra`. */
+  function replyChoices(cur, extra) {
+    var options = Object.assign({}, extra || {});
+    var rules = cur.reply.options;
+    if (rules && Array.isArray(rules.reply_modes) && rules.reply_modes.length) options.reply_mode = replyMode(cur);
+    return Object.keys(options).length ? options : null;
+  }
+
+  function replyMode(cur) {
+    var modes = (cur.reply.options && cur.reply.options.reply_modes) || [];
+    return modes.indexOf(cur.reply.mode) >= 0 ? cur.reply.mode : modes[0] || "";
+  }
+
+  /** Fetches the rules for the open conversation. Resolves false when the network failed. */
+  function loadReplyOptions(cur) {
+    cur = cur || state.cur;
+    if (!cur) return Promise.resolve(true);
+    var token = ++cur.reply.token;
+    return api(conversationUrl(cur.id, "reply-options/"))
+      .then(function (rules) {
+        if (state.cur !== cur || token !== cur.reply.token) return true;
+        cur.reply.options = rules;
+        learnConversationKind(cur.id, rules.kind);
+        renderReplyRules();
+        return true;
+      })
+      .catch(function (error) {
+        return !error.network;
+      });
+  }
+
+  /** Once after a burst of the customer's messages. */
+  function replyOptionsSoon() {
+    clearTimeout(replyOptionsTimer);
+    replyOptionsTimer = setTimeout(function () { loadReplyOptions(); }, REPLY_OPTIONS_DELAY_MS);
+  }
+
+  function refreshReplyOptions() {
+    var cur = state.cur;
+    return cur && cur.loaded ? loadReplyOptions(cur) : Promise.resolve(true);
+  }
+
+  function renderReplyRules() {
+    var cur = state.cur;
+    var rules = cur && cur.reply.options;
+    var parts = rules
+      ? [blockedBanner(rules), windowNote(rules), replyModeControl(cur, rules), tagControl(rules), templatePicker(cur, rules)]
+      : [];
+    // Keep the agent's place in a template value while the rules are drawn again.
+    var active = document.activeElement;
+    var key = active && el.replyRules.contains(active) && active.dataset ? active.dataset.draft : null;
+    var selection = key && typeof active.selectionStart === "number" ? [active.selectionStart, active.selectionEnd] : null;
+    el.replyRules.replaceChildren.apply(el.replyRules, parts.filter(Boolean));
+    el.replyRules.hidden = !el.replyRules.firstChild;
+    if (key) {
+      var again = el.replyRules.querySelector('[data-draft="' + key + '"]');
+      if (again) {
+        again.focus({ preventScroll: true });
+        if (selection) again.setSelectionRange(selection[0], selection[1]);
+      }
+    }
+    applyComposerState(rules);
+  }
+
+  /** Free text, files and the send button only where the channel takes them now. */
+  function applyComposerState(rules) {
+    var free = freeTextAllowed(rules);
+    var writable = free || tagAllowed(rules);
+    el.composer.disabled = !writable;
+    el.composer.placeholder = writable ? composerPlaceholder : t("free_text_blocked");
+    el.send.disabled = !free;
+    el.attach.disabled = !free;
+    el.attachLabel.classList.toggle("is-disabled", !free);
+    el.form.classList.toggle("is-blocked", !writable);
+    updateCharCount();
+  }
+
+  function updateCharCount() {
+    var cur = state.cur;
+    var max = cur && cur.reply.options && cur.reply.options.max_text_length;
+    if (!max || el.composer.disabled) {
+      el.charCount.hidden = true;
+      return;
+    }
+    var count = textLength(el.composer.value);
+    el.charCount.textContent = t("char_count", { count: count, max: max });
+    el.charCount.classList.toggle("is-over", count > max);
+    el.charCount.hidden = false;
+  }
+
+  function blockedBanner(rules) {
+    if (!rules.blocked_code) return null;
+    return h(
+      "div",
+      { class: "sb-reply-blocked", role: "status", "data-code": rules.blocked_code },
+      h("strong", { class: "sb-reply-reason", text: rules.blocked_reason || t("free_text_blocked") }),
+      rules.hint ? h("span", { class: "sb-reply-hint", text: rules.hint }) : null
+    );
+  }
+
+  function windowNote(rules) {
+    var closes = parseDate(rules.window_closes_at);
+    if (!rules.window_open || !closes || closes.getTime() <= Date.now()) return null;
+    return h(
+      "p",
+      { class: "sb-window-note" },
+      svgIcon("clock"),
+      timeElement(rules.window_closes_at, "", t("window_closes", { when: untilText(closes) }))
+    );
+  }
+
+  /** Every half minute: the window's countdown, and the rules again once a time passed. */
+  function tickReplyWindow() {
+    var cur = state.cur;
+    var rules = cur && cur.reply.options;
+    if (!rules) return;
+    var closes = parseDate(rules.window_closes_at);
+    var now = Date.now();
+    // The window closed, or the tag's time ran out while its button shows.
+    var passed =
+      (rules.window_open && closes && closes.getTime() <= now) ||
+      (!tagAllowed(rules) && !!el.replyRules.querySelector(".sb-tag-send"));
+    if (passed) {
+      loadReplyOptions(cur);
+      return;
+    }
+    var note = el.replyRules.querySelector(".sb-window-note");
+    var fresh = windowNote(rules);
+    if (note && fresh) note.replaceWith(fresh);
+  }
+
+  function replyModeControl(cur, rules) {
+    var modes = Array.isArray(rules.reply_modes) ? rules.reply_modes : [];
+    if (!modes.length) return null;
+    var current = replyMode(cur);
+    return h(
+      "fieldset",
+      { class: "sb-reply-mode" },
+      h("legend", { text: t("reply_mode") }),
+      modes.map(function (mode) {
+        return h(
+          "label",
+          { class: "sb-reply-mode-option" },
+          h("input", {
+            type: "radio",
+            name: "reply-mode",
+            value: mode,
+            checked: mode === current,
+            onchange: function () { cur.reply.mode = mode; },
+          }),
+          h("span", { text: S["reply_" + mode] ? t("reply_" + mode) : mode })
+        );
+      })
+    );
+  }
+
+  function tagControl(rules) {
+    if (!tagAllowed(rules)) return null;
+    return h(
+      "div",
+      { class: "sb-tag-send" },
+      h("button", {
+        type: "button",
+        class: "sb-btn sb-btn-sm",
+        text: t("send_with_tag"),
+        onclick: function () { sendText({ message_tag: HUMAN_AGENT_TAG }); },
+      }),
+      h("span", { class: "sb-muted", text: t("tag_allowed_until", { time: fullTime(rules.tag_allowed_until) }) })
+    );
+  }
+
+  function chosenTemplate(cur, rules) {
+    var found = null;
+    (rules.templates || []).forEach(function (template) {
+      if (template.id === cur.reply.templateId) found = template;
+    });
+    return found;
+  }
+
+  function templateCount(template) {
+    return Math.max(0, Math.min(Number(template.variables) || 0, 100));
+  }
+
+  /** Approved templates: open by itself when only a template can be sent, else on request. */
+  function templatePicker(cur, rules) {
+    if (!templatesOffered(rules)) return null;
+    var closed = !rules.window_open;
+    if (!closed && !cur.reply.picking) {
+      return h(
+        "div",
+        { class: "sb-template-toggle" },
+        h("button", {
+          type: "button",
+          class: "sb-link-btn",
+          text: t("use_template"),
+          onclick: function () {
+            cur.reply.picking = true;
+            renderReplyRules();
+          },
+        })
+      );
+    }
+    var chosen = chosenTemplate(cur, rules);
+    var pick = function (template) {
+      cur.reply.templateId = template ? template.id : null;
+      cur.reply.values = [];
+      renderReplyRules();
+      var first = el.replyRules.querySelector(".sb-template-var input");
+      if (first) first.focus();
+    };
+    var head = h(
+      "div",
+      { class: "sb-templates-head" },
+      h("h3", { text: chosen ? chosen.name : t("choose_template") }),
+      chosen ? h("button", { type: "button", class: "sb-link-btn", text: t("other_template"), onclick: function () { pick(null); } }) : null,
+      closed
+        ? null
+        : iconButton("close", t("close_templates"), function () {
+            cur.reply.picking = false;
+            cur.reply.templateId = null;
+            renderReplyRules();
+            el.composer.focus();
+          })
+    );
+    var body = chosen
+      ? templateForm(cur, chosen)
+      : h(
+          "ul",
+          { class: "sb-template-list" },
+          rules.templates.map(function (template) {
+            return h(
+              "li",
+              null,
+              h(
+                "button",
+                { type: "button", class: "sb-template-option", onclick: function () { pick(template); } },
+                h(
+                  "span",
+                  { class: "sb-template-name" },
+                  template.name,
+                  template.language ? h("span", { class: "sb-template-lang", text: template.language }) : null
+                ),
+                h("span", { class: "sb-template-body", text: template.body })
+              )
+            );
+          })
+        );
+    return h("section", { class: "sb-templates", "aria-label": t("templates") }, head, body);
+  }
+
+  /** One input per {{n}}, with the filled text as it will be sent. */
+  function templateForm(cur, template) {
+    var count = templateCount(template);
+    var values = cur.reply.values;
+    while (values.length < count) values.push("");
+    var preview = h("p", { class: "sb-template-preview", "aria-live": "polite" });
+    var send = h("button", {
+      type: "button",
+      class: "sb-btn sb-btn-primary sb-btn-sm sb-template-send",
+      text: t("send_template"),
+      onclick: function () { sendTemplate(cur, template); },
+    });
+    var update = function () {
+      preview.replaceChildren.apply(preview, templateParts(template.body, values));
+      send.disabled = !templateComplete(values, count) || !!cur.reply.sending;
+    };
+    var inputs = [];
+    for (var i = 0; i < count; i++) {
+      (function (index) {
+        var input = h("input", {
+          type: "text",
+          class: "sb-input",
+          maxlength: "1024",
+          "data-draft": "template-" + template.id + "-" + index,
+          oninput: function () {
+            values[index] = input.value;
+            update();
+          },
+          onkeydown: function (event) {
+            if (event.key === "Enter" && !event.isComposing) {
+              event.preventDefault();
+              sendTemplate(cur, template);
+            }
+          },
+        });
+        input.value = values[index];
+        inputs.push(
+          h("label", { class: "sb-template-var" }, h("span", { text: t("template_value", { n: "{{" + (index + 1) + "}}" }) }), input)
+        );
+      })(i);
+    }
+    update();
+    return h(
+      "div",
+      { class: "sb-template-form" },
+      inputs.length ? h("div", { class: "sb-template-vars" }, inputs) : null,
+      h("div", { class: "sb-template-preview-box" }, h("span", { class: "sb-template-preview-label", text: t("template_preview") }), preview),
+      h("div", { class: "sb-form-actions" }, send)
+    );
+  }
+
+  /** The template's text as nodes: filled values marked, missing ones left as {{n}}. */
+  function templateParts(body, values) {
+    var parts = [];
+    var index = 0;
+    var match;
+    PLACEHOLDER.lastIndex = 0;
+    while ((match = PLACEHOLDER.exec(body))) {
+      if (match.index > index) parts.push(body.slice(index, match.index));
+      var value = (values[Number(match[1]) - 1] || "").trim();
+      parts.push(value ? h("mark", { text: value }) : h("span", { class: "is-empty", text: match[0] }));
+      index = match.index + match[0].length;
+    }
+    if (index < body.length) parts.push(body.slice(index));
+    return parts;
+  }
+
+  /** The text the server will store for the template (values trimmed, as it does). */
+  function templateFill(body, values) {
+    return body.replace(PLACEHOLDER, function (match, number) {
+      var value = values[Number(number) - 1];
+      return value === undefined ? match : value;
+    });
+  }
+
+  function templateComplete(values, count) {
+    for (var i = 0; i < count; i++) {
+      if (!(values[i] || "").trim()) return false;
+    }
+    return true;
+  }
+
+  function sendTemplate(cur, template) {
+    if (state.cur !== cur || cur.reply.sending) return;
+    var count = templateCount(template);
+    var values = cur.reply.values.slice(0, count).map(function (value) { return value.trim(); });
+    if (!templateComplete(values, count)) return;
+    hideComposerError();
+    var pending = {
+      conversationId: cur.id,
+      clientId: newClientId(),
+      body: templateFill(template.body, values),
+      file: null,
+      template: { id: template.id, variables: values },
+      options: replyChoices(cur, null),
+    };
+    cur.reply.sending = pending.clientId;
+    renderReplyRules();
+    queueSend(pending);
+  }
+
+  /** A template send was answered: sent, the picker starts afresh; refused, it keeps the values. */
+  function templateSendDone(pending, sent) {
+    if (!pending.template) return;
+    var cur = state.cur;
+    if (!cur || cur.id !== pending.conversationId || cur.reply.sending !== pending.clientId) return;
+    cur.reply.sending = null;
+    if (sent && cur.reply.templateId === pending.template.id) {
+      cur.reply.templateId = null;
+      cur.reply.values = [];
+      cur.reply.picking = false;
+    }
+    renderReplyRules();
+  }
+
   // --- Typing --------------------------------------------------------------------------
 
   var typing = { conversationId: null, sentAt: 0, idleTimer: null };
@@ -1528,7 +2669,14 @@
   function onComposerInput() {
     var cur = state.cur;
     autosize();
-    if (!el.composerError.hidden && el.composer.value.length <= config.max_body) hideComposerError();
+    updateCharCount();
+    if (
+      !el.composerError.hidden &&
+      el.composerError.dataset.kind === "too_long" &&
+      textLength(el.composer.value) <= textLimit(cur && cur.reply.options)
+    ) {
+      hideComposerError();
+    }
     if (!cur) return;
     if (!el.composer.value.trim()) {
       stopTyping();
@@ -1854,6 +3002,14 @@
     ],
     other: [["circle", { cx: "12", cy: "12", r: "4" }]],
     check: [["path", { d: "M9.5 16.2 5.3 12l-1.4 1.4 5.6 5.6 11-11-1.4-1.4z" }]],
+    clock: [
+      [
+        "path",
+        {
+          d: "M12 2a10 10 0 1 0 0 20 10 10 0 0 0 0-20Zm0 18a8 8 0 1 1 0-16 8 8 0 0 1 0 16Zm.5-13H11v6l5.25 3.15.75-1.23-4.5-2.67Z",
+        },
+      ],
+    ],
     close: [
       ["path", { d: "M19 6.4 17.6 5 12 10.6 6.4 5 5 6.4 10.6 12 5 17.6 6.4 19 12 13.4 17.6 19 19 17.6 13.4 12z" }],
     ],
@@ -2059,6 +3215,9 @@
         card.loading = false;
         card.error = null;
         card.customer = answers[0];
+        (card.conversations || []).forEach(function (conversation) {
+          learnConversationKind(conversation.id, channelKindOf(conversation.channel));
+        });
         renderPanel();
         if (card.historyOpen) loadHistory(cur, true);
         return true;
@@ -3936,7 +5095,7 @@
     clearTimeout(socket.resyncTimer);
     var cur = state.cur;
     if (cur && !cur.loaded && !cur.loading) loadConversation(cur); // it failed to load before
-    Promise.all([loadList(), catchUp(), refreshDetail()]).then(function (results) {
+    Promise.all([loadList(), catchUp(), refreshDetail(), refreshMessageStates(), refreshReplyOptions()]).then(function (results) {
       if (results.every(Boolean) || !socket.ready) return;
       // The network is still flaky: try again while the socket is up.
       var delay = Math.min(RECONNECT_MAX_MS, 1000 * Math.pow(2, socket.resyncAttempt++));
@@ -3954,6 +5113,9 @@
         break;
       case "message.created":
         if (event.conversation && event.message) onMessageCreated(event.conversation, event.message);
+        break;
+      case "message.updated":
+        if (event.conversation && event.message) onMessageUpdated(event.conversation, event.message);
         break;
       case "conversation.updated":
         if (event.conversation) onConversationUpdated(event.conversation);
@@ -4042,6 +5204,13 @@
     if (cur.stick) el.jump.hidden = true;
     if (el.scroll.scrollTop < 120) loadOlder();
   }, { passive: true });
+
+  // The composer grows (a longer text, the channel's rules): the newest messages stay in view.
+  if (window.ResizeObserver) {
+    new ResizeObserver(function () {
+      if (state.cur && state.cur.stick) el.scroll.scrollTop = el.scroll.scrollHeight;
+    }).observe(el.scroll);
+  }
 
   el.loadOlder.addEventListener("click", loadOlder);
   el.jump.addEventListener("click", scrollToBottom);
@@ -4163,6 +5332,7 @@
   });
 
   setInterval(refreshRowTimes, 30000);
+  setInterval(tickReplyWindow, REPLY_WINDOW_TICK_MS);
 
   // Expose a little for debugging and tests (read-only use).
   window.SwitchboardConsole = { state: state, socket: socket };

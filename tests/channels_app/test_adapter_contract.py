@@ -129,3 +129,13 @@ def test_an_inactive_channel_takes_no_events(client):
     body = (PAYLOADS / "telegram" / "text.json").read_bytes()
     assert post_webhook(client, channel, body).status_code == 404
     assert not InboundEvent.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_body_over_the_upload_limit_is_a_413_not_a_retry(client, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    channel = ChannelFactory(kind="telegram")
+    body = b'{"update_id": 1, "message": {"text": "' + b"x" * 2000 + b'"}}'
+    response = post_webhook(client, channel, body)
+    assert response.status_code == 413
+    assert not InboundEvent.objects.exists()

@@ -63,18 +63,16 @@ from .base import (
     Referral,
     Sender,
     SendResult,
-    SignatureInvalid,
     StatusUpdate,
     TransientError,
     body_digest,
     from_timestamp,
-    hmac_hex,
     http_error,
     json_body,
     request_send,
     retry_after_seconds,
-    signatures_match,
 )
+from .meta_webhooks import meta_handshake, meta_signature_verify
 
 logger = logging.getLogger(__name__)
 
@@ -242,23 +240,10 @@ class MetaAdapter(Adapter):
 
     # Ingress ---------------------------------------------------------------------------
     def handshake(self, request) -> HttpResponse:
-        mode = request.GET.get("hub.mode")
-        token = request.GET.get("hub.verify_token")
-        secret = self.channel.webhook_secret or ""
-        if mode == "subscribe" and secret and signatures_match(secret, token):
-            return HttpResponse(
-                request.GET.get("hub.challenge", ""), content_type="text/plain", status=200
-            )
-        return HttpResponse(status=403)
+        return meta_handshake(request, verify_token=self.channel.webhook_secret or "")
 
     def verify(self, request) -> None:
-        secret = self.credentials.get("app_secret") or ""
-        given = request.headers.get("X-Hub-Signature-256") or ""
-        if not secret or not given.startswith("sha256="):
-            raise SignatureInvalid("Missing X-Hub-Signature-256 or app secret.")
-        expected = "sha256=" + hmac_hex(secret, request.body)
-        if not signatures_match(expected, given.lower()):
-            raise SignatureInvalid("X-Hub-Signature-256 does not match the body.")
+        meta_signature_verify(request, app_secret=self.credentials.get("app_secret") or "")
 
     def split(self, body: bytes, request) -> list[RawEvent]:
         data = json_body(body)

@@ -53,17 +53,15 @@ from .base import (
     Referral,
     Sender,
     SendResult,
-    SignatureInvalid,
     StatusUpdate,
     TransientError,
     body_digest,
     from_timestamp,
-    hmac_hex,
     json_body,
     request_send,
     retry_after_seconds,
-    signatures_match,
 )
+from .meta_webhooks import meta_handshake, meta_signature_verify
 
 MB = 1024 * 1024
 
@@ -304,22 +302,11 @@ class WhatsAppAdapter(Adapter):
     )
 
     # Ingress ------------------------------------------------------------------------
-    def handshake(self, request) -> HttpResponse | None:
-        mode = request.GET.get("hub.mode")
-        token = request.GET.get("hub.verify_token")
-        challenge = request.GET.get("hub.challenge", "")
-        secret = self.channel.webhook_secret or ""
-        if mode == "subscribe" and secret and signatures_match(secret, token):
-            return HttpResponse(challenge, content_type="text/plain; charset=utf-8")
-        return HttpResponse(status=403)
+    def handshake(self, request) -> HttpResponse:
+        return meta_handshake(request, verify_token=self.channel.webhook_secret or "")
 
     def verify(self, request) -> None:
-        secret = self.credentials.get("app_secret") or ""
-        if not secret:
-            raise SignatureInvalid("The channel has no app secret.")
-        expected = "sha256=" + hmac_hex(secret, request.body)
-        if not signatures_match(expected, request.headers.get("X-Hub-Signature-256")):
-            raise SignatureInvalid("X-Hub-Signature-256 does not match the body.")
+        meta_signature_verify(request, app_secret=self.credentials.get("app_secret") or "")
 
     def split(self, body: bytes, request) -> list[RawEvent]:
         data = json_body(body)

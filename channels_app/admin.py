@@ -9,6 +9,8 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from inbox.services import message_retry
+
 from .adapters import adapter_class
 from .adapters.base import PermanentError, TransientError
 from .enums import ChannelKind, DeliveryState
@@ -21,7 +23,6 @@ from .services.connections import (
     templates_sync,
     webhook_url,
 )
-from .services.outbound import ChannelCourier
 from .widget.services import widget_identity_secret_regenerate
 
 
@@ -342,11 +343,11 @@ class OutboundDeliveryAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Send again"), permissions=["change"])
     def send_again(self, request, queryset):
-        courier = ChannelCourier()
         failed = list(queryset.filter(state=DeliveryState.FAILED).select_related("message"))
         with transaction.atomic():
             for delivery in failed:
-                courier.retry(message=delivery.message)
+                # The agent's retry: the message shows "queued" again, not only the row.
+                message_retry(message=delivery.message, actor=request.user)
         self.message_user(
             request,
             ngettext(

@@ -1,5 +1,7 @@
 """What the console may offer when replying in a conversation of a messaging channel."""
 
+from dataclasses import asdict
+
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
@@ -7,7 +9,7 @@ from rest_framework.views import APIView
 
 from inbox.api import ERRORS, conversation_or_404
 
-from .services.rules import reply_options, reply_options_dict
+from .services.rules import reply_options
 
 
 class ReplyTemplateSerializer(serializers.Serializer):
@@ -55,6 +57,4 @@ class ReplyOptionsApi(APIView):
     )
     def get(self, request, uuid):
         conversation = conversation_or_404(request, uuid)
-        return Response(
-            ReplyOptionsSerializer(reply_options_dict(reply_options(conversation))).data
-        )
+        return Response(ReplyOptionsSerializer(asdict(reply_options(conversation))).data)

@@ -20,6 +20,7 @@ from functools import partial
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from inbox.enums import DeliveryStatus, MessageDirection
@@ -206,12 +207,9 @@ def outbound_message_build(delivery: OutboundDelivery) -> OutboundMessage:
     message = delivery.message
     conversation = message.conversation
     identity = conversation.identity
-    inbound = Message.objects.filter(
-        conversation__inbox_id=conversation.inbox_id,
-        conversation__identity_id=conversation.identity_id,
-        direction=MessageDirection.INBOUND,
+    latest_inbound = (
+        conversation.messages.filter(direction=MessageDirection.INBOUND).order_by("-seq").first()
     )
-    latest_inbound = inbound.filter(conversation=conversation).order_by("-seq").first()
     refs = list(
         conversation.messages.exclude(external_id=None)
         .order_by("seq")
@@ -257,8 +255,6 @@ def deliveries_due(*, now: datetime.datetime | None = None, limit: int = 500) ->
     """Deliveries whose task was lost (queued and overdue) or whose worker died (claimed
     past its time): the sweeper queues them again."""
     now = now or timezone.now()
-    from django.db.models import Q
-
     return list(
         OutboundDelivery.objects.filter(
             Q(state=DeliveryState.QUEUED, next_attempt_at__lte=now - datetime.timedelta(seconds=15))

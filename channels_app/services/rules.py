@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db.models import Max
@@ -309,7 +309,3 @@ def _template_check(
 
 def _template_fill(body: str, variables: list[str]) -> str:
     return PLACEHOLDER.sub(lambda m: variables[int(m.group(1)) - 1], body)
-
-
-def reply_options_dict(options: ReplyOptions) -> dict:
-    return asdict(options)

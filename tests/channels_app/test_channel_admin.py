@@ -132,3 +132,29 @@ def test_agents_cannot_open_the_channel_tools(client, agent):
     client.force_login(agent)
     response = client.post(f"/admin/channels_app/channelaccount/{channel.pk}/test/")
     assert response.status_code in (302, 403)
+
+
+def test_send_again_in_the_admin_queues_the_reply_as_the_agents_retry_does(client, admin_user):
+    from channels_app.models import OutboundDelivery
+    from customers.enums import IdentityKind
+    from inbox.services import message_delivery_update, message_send
+    from tests.factories.customers import IdentityFactory
+    from tests.factories.inbox import ConversationFactory
+
+    channel = ChannelFactory(kind="telegram")
+    conversation = ConversationFactory(
+        inbox=channel.inbox, identity=IdentityFactory(kind=IdentityKind.TELEGRAM, value="42")
+    )
+    message, _ = message_send(conversation=conversation, author=admin_user, body="Hi")
+    OutboundDelivery.objects.update(state="failed", error="blocked")
+    message_delivery_update(message=message, status="failed", error="blocked")
+
+    client.force_login(admin_user)
+    response = client.post(
+        "/admin/channels_app/outbounddelivery/",
+        {"action": "send_again", "_selected_action": [message.delivery.pk]},
+        follow=True,
+    )
+    assert "1 failed delivery queued again" in response.content.decode()
+    message.refresh_from_db()
+    assert (message.delivery_status, message.delivery.state) == ("queued", "queued")

@@ -6,7 +6,7 @@ PY := .venv/bin/python
 export UV_PYTHON_DOWNLOADS := never
 I18N_IGNORE := --ignore .venv --ignore .tools --ignore var --ignore tests --ignore bench
 
-.PHONY: install run test lint format bench messages db-env
+.PHONY: install run test lint format bench bench-quick messages db-env
 
 $(UV):
 	python3 -m venv $(TOOLS)
@@ -32,7 +32,10 @@ format: install
 
 # Benchmarks that print figures against a baseline (bench/README.md); not part of `make test`.
 bench: install
-	$(PY) scripts/stack.py bench
+	$(PY) scripts/stack.py bench $(ARGS)
+
+bench-quick: install
+	$(PY) scripts/stack.py bench --quick $(ARGS)
 
 # Extract and compile translations (needs GNU gettext).
 messages: install

@@ -114,5 +114,8 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--burst", type=int, default=2000)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="a burst of 1000, once")
     args = parser.parse_args()
+    if args.quick:
+        args.burst, args.runs = 1000, 1
     asyncio.run(main(args.burst, args.runs))

@@ -647,7 +647,10 @@ def main() -> int:
     parser.add_argument(
         "--keep", action="store_true", help="leave the customers in (the next run deletes them)"
     )
+    parser.add_argument("--quick", action="store_true", help="10k and 100k, 100 queries")
     args = parser.parse_args()
+    if args.quick:
+        args.sizes, args.queries = "10000,100000", 100
     sizes = sorted(int(size) for size in args.sizes.split(","))
 
     SUPERUSER = is_superuser()

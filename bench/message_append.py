@@ -75,7 +75,10 @@ def ours(conversation, count: int) -> list[float]:
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--messages", type=int, default=2000)
+    parser.add_argument("--quick", action="store_true", help="500 messages")
     args = parser.parse_args()
+    if args.quick:
+        args.messages = 500
 
     tag = uuid.uuid4().hex[:8]
     inbox = Inbox.objects.create(name=f"bench-{tag}")

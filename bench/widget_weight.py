@@ -7,6 +7,7 @@ by nothing but gzip at level 9 vs level 6 (what servers commonly use).
 
 Writes bench/results/widget_weight.{json,md}."""
 
+import argparse
 import gzip
 import json
 import os
@@ -78,4 +79,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    # Sizes, not timings: --quick (from `make bench-quick`) changes nothing.
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true")
+    parser.parse_args()
     main()

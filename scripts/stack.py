@@ -302,21 +302,27 @@ def command_test(pytest_args: list[str]) -> int:
         ).returncode
 
 
-def command_bench(names: list[str]) -> int:
-    """Runs every benchmark under bench/ (or those named) on a database of their own."""
+def command_bench(names: list[str], quick: bool) -> int:
+    """Runs every benchmark under bench/ (or those named) on a database of their own;
+    `quick` runs each at its small size (about a minute in all)."""
     scripts = sorted((ROOT / "bench").glob("*.py"))
     scripts = [s for s in scripts if not s.name.startswith("_") and (not names or s.stem in names)]
+    redis_url = os.environ.get("REDIS_URL", DEFAULT_REDIS_URL)
+    if not redis_answers(redis_url):
+        say(f"the benchmarks need Redis and none answers at {redis_url}: {REDIS_START_HINT}")
+        return 2
     with database("switchboard_bench") as database_url:
         env = {
             **os.environ,
             "DATABASE_URL": database_url,
-            "USE_REDIS": "false",
+            "REDIS_URL": redis_url,
+            "DEBUG": "false",
             "DJANGO_SETTINGS_MODULE": "config.settings.development",
         }
         run_checked([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], env)
         for script in scripts:
             say(f"benchmark {script.stem}")
-            run_checked([sys.executable, str(script)], env)
+            run_checked([sys.executable, str(script), *(["--quick"] if quick else [])], env)
     return 0
 
 
@@ -336,7 +342,8 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
     run.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
     commands.add_parser("test", help="run the test suite (extra arguments go to pytest)")
-    commands.add_parser("bench", help="run the benchmarks (names of bench/*.py to choose)")
+    bench = commands.add_parser("bench", help="run the benchmarks (names of bench/*.py to choose)")
+    bench.add_argument("--quick", action="store_true", help="each at its small size")
     commands.add_parser("env", help="start the embedded database and print DATABASE_URL")
     args, rest = parser.parse_known_args(argv)
     if args.command == "run":
@@ -344,7 +351,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "test":
         return command_test(rest)
     if args.command == "bench":
-        return command_bench(rest)
+        return command_bench(rest, args.quick)
     return command_env()
 
 

@@ -100,8 +100,21 @@ DATABASES = {
         "DATABASE_URL", default="postgresql://postgres@127.0.0.1:5432/switchboard"
     )
 }
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=0)
-DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Under ASGI every request runs on a thread of its own, so persistent connections
+# (CONN_MAX_AGE) would pile up per thread; a pool hands each request a ready connection
+# instead of a new one (bench/live_chat_latency.py). Celery workers, one task at a time per
+# process, keep no pool (config/celery.py).
+DATABASE_POOL = env.bool("DATABASE_POOL", default=True)
+if DATABASE_POOL:
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": env.int("DATABASE_POOL_MIN", default=2),
+        "max_size": env.int("DATABASE_POOL_MAX", default=20),
+        # Waiting longer than this for a free connection answers 503, not a hang.
+        "timeout": env.float("DATABASE_POOL_TIMEOUT", default=10.0),
+    }
+else:
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=0)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: channel layer, cache, Celery broker --------------------------------------
@@ -116,13 +129,15 @@ if USE_REDIS:
     # resume by `seq`. "list" (channels_redis.core, with CHANNEL_LAYER_CAPACITY) exists to
     # measure that and to prove the clients recover from its drops.
     CHANNEL_LAYER = env("CHANNEL_LAYER", default="pubsub")
+    # Pub/sub channels are global to a Redis server: installations sharing one differ here.
+    CHANNEL_LAYER_PREFIX = env("CHANNEL_LAYER_PREFIX", default="sb:layer")
     if CHANNEL_LAYER == "list":
         CHANNEL_LAYERS = {
             "default": {
                 "BACKEND": "channels_redis.core.RedisChannelLayer",
                 "CONFIG": {
                     "hosts": [REDIS_URL],
-                    "prefix": "sb:layer",
+                    "prefix": CHANNEL_LAYER_PREFIX,
                     "capacity": env.int("CHANNEL_LAYER_CAPACITY", default=100),
                 },
             }
@@ -131,7 +146,7 @@ if USE_REDIS:
         CHANNEL_LAYERS = {
             "default": {
                 "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-                "CONFIG": {"hosts": [REDIS_URL], "prefix": "sb:layer"},
+                "CONFIG": {"hosts": [REDIS_URL], "prefix": CHANNEL_LAYER_PREFIX},
             }
         }
     CACHES = {

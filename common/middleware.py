@@ -2,6 +2,7 @@ import zoneinfo
 
 from django.utils import timezone
 
+from .api.errors import DATABASE_UNAVAILABLE, database_unavailable_response
 from .context import clean_request_id, request_id_var
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -42,3 +43,20 @@ class UserTimezoneMiddleware:
             return self.get_response(request)
         finally:
             timezone.deactivate()
+
+
+class DatabaseUnavailableMiddleware:
+    """A page or API call that finds the database down (restarting, or no free pooled
+    connection) answers 503 with Retry-After, so clients and providers try again, rather
+    than a 500 that reads as a bug."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if isinstance(exception, DATABASE_UNAVAILABLE):
+            return database_unavailable_response()
+        return None

@@ -9,6 +9,7 @@ import logging
 
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
 from django.utils.translation import gettext as _
 from rest_framework import exceptions, serializers, status
@@ -48,6 +49,8 @@ def api_exception_handler(exc, context):
         exc = exceptions.ValidationError(
             exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         )
+    if isinstance(exc, DATABASE_UNAVAILABLE):
+        return database_unavailable_response()
     response = exception_handler(exc, context)
     if response is None:
         logger.exception("Unhandled error in API view", exc_info=exc)
@@ -63,6 +66,21 @@ def api_exception_handler(exc, context):
         code = codes if isinstance(codes, str) else "error"
         body = error_body(code, exc.detail if hasattr(exc, "detail") else str(exc))
     response.data = body
+    return response
+
+
+# The database is down, restarting or has no free connection: a moment's wait, not a bug.
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
+RETRY_AFTER_SECONDS = 5
+
+
+def database_unavailable_response() -> JsonResponse:
+    logger.warning("Database unavailable", exc_info=True)
+    response = JsonResponse(
+        error_body("unavailable", _("Temporarily unavailable, please try again shortly.")),
+        status=503,
+    )
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response
 
 

@@ -179,6 +179,8 @@ class StallingClient:
         self._flush()  # answers the server's pings
 
     def send(self, text: str) -> None:
+        if self.protocol.state is not State.OPEN:  # the server is closing it: reconnect
+            raise ConnectionClosedError(self.protocol.close_rcvd, self.protocol.close_sent)
         self.protocol.send_text(text.encode())
         self._flush()
 

@@ -19,7 +19,9 @@ def inbound_sweep() -> int:
     return len(due)
 
 
-@shared_task
+@shared_task(
+    soft_time_limit=outbound.DELIVER_SOFT_TIME_LIMIT, time_limit=outbound.DELIVER_TIME_LIMIT
+)
 def outbound_deliver(delivery_id: int) -> None:
     outbound.delivery_attempt(delivery_id)
 

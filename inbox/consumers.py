@@ -8,6 +8,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from .presence import agent_present
+from .realtime import PUSH
 from .selectors import conversation_get, realtime_groups_for_user
 
 # Close codes in the application range (4000-4999) that clients act on.
@@ -70,6 +71,14 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
             return json.loads(text_data)
         except ValueError:
             return None  # ignored, like any message we do not expect
+
+    async def dispatch(self, message):
+        # A push only goes out on the socket. Channels would first hop to its database
+        # thread to close old connections, once per push per socket; none is used here.
+        if message["type"] == PUSH:
+            await self.push(message)
+        else:
+            await super().dispatch(message)
 
     async def push(self, message):
         await self.send_json(message["event"])

@@ -130,6 +130,9 @@ class Conversation(TimeStampedModel):
             models.Index(
                 fields=["identity", "inbox", "thread_key"], name="conv_identity_thread_idx"
             ),
+            # The console list's order (inbox/api.py, ConversationPagination), so that a page
+            # is read in order instead of sorting every visible conversation.
+            models.Index(fields=["-last_message_at", "-id"], name="conv_last_message_idx"),
         ]
 
     def __str__(self) -> str:

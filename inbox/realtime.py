@@ -15,11 +15,15 @@ Groups:
 """
 
 import asyncio
+import functools
 import logging
 import os
 import threading
 
 from channels.layers import get_channel_layer
+from django.contrib.postgres.expressions import ArraySubquery
+from django.db.models import OuterRef, prefetch_related_objects
+from rest_framework import serializers
 
 from accounts.models import User
 
@@ -50,7 +54,10 @@ def _visitor_groups(conversation: Conversation) -> list[str]:
 def agent_groups(conversation: Conversation) -> list[str]:
     """Every group whose members may see this conversation."""
     groups = [STAFF_GROUP, f"inbox.{conversation.inbox_id}"]
-    groups += [f"team.{team_id}" for team_id in _inbox_team_ids(conversation.inbox_id)]
+    team_ids = getattr(conversation, "inbox_team_ids", None)  # read with it (_for_push)
+    if team_ids is None:
+        team_ids = _inbox_team_ids(conversation.inbox_id)
+    groups += [f"team.{team_id}" for team_id in team_ids]
     if conversation.team_id:
         groups.append(f"team.{conversation.team_id}")
     if conversation.assignee_id:
@@ -61,6 +68,17 @@ def agent_groups(conversation: Conversation) -> list[str]:
 def _inbox_team_ids(inbox_id: int) -> list[int]:
     return list(
         Inbox.teams.through.objects.filter(inbox_id=inbox_id).values_list("team_id", flat=True)
+    )
+
+
+def _conversation_for_push(conversation_id: int) -> Conversation:
+    """The conversation as committed, with what its push shows and the teams of its inbox
+    (for `agent_groups`), in one query."""
+    inbox_teams = Inbox.teams.through.objects.filter(inbox_id=OuterRef("inbox_id"))
+    return (
+        Conversation.objects.select_related("customer", "inbox__channel", "assignee", "team")
+        .annotate(inbox_team_ids=ArraySubquery(inbox_teams.values("team_id")))
+        .get(pk=conversation_id)
     )
 
 
@@ -84,13 +102,14 @@ class _Publisher:
                 ).start()
             return self._loop
 
-    def send(self, groups: list[str], message: dict) -> None:
+    def send(self, sends: list[tuple[str, dict]]) -> None:
+        """Sends each (group, message) at once, in one hop to the publisher's loop."""
         layer = get_channel_layer()
         if layer is None:
             return
 
         async def send_all():
-            await asyncio.gather(*(layer.group_send(group, message) for group in groups))
+            await asyncio.gather(*(layer.group_send(group, message) for group, message in sends))
 
         future = asyncio.run_coroutine_threadsafe(send_all(), self.loop())
         future.result(timeout=SEND_TIMEOUT_SECONDS)
@@ -101,13 +120,23 @@ SEND_TIMEOUT_SECONDS = 5
 
 
 def _send(groups: list[str], event: dict, *, handler: str = PUSH) -> None:
-    if not groups:
+    _send_each([(groups, event)], handler=handler)
+
+
+def _send_each(pushes: list[tuple[list[str], dict]], *, handler: str = PUSH) -> None:
+    """Each event to its groups, all in one hop to the publisher (a request thread waits for
+    it, and every hop between threads waits for the GIL)."""
+    sends = [
+        (group, {"type": handler, "event": event}) for groups, event in pushes for group in groups
+    ]
+    if not sends:
         return
     try:
-        _publisher.send(groups, {"type": handler, "event": event})
+        _publisher.send(sends)
     except Exception:
         # Clients catch up by seq; a failed push must not fail the write that is committed.
-        logger.warning("Realtime push of %s failed", event.get("type"), exc_info=True)
+        kinds = sorted({event.get("type") for _groups, event in pushes})
+        logger.warning("Realtime push of %s failed", ", ".join(kinds), exc_info=True)
 
 
 # The widget consumer's method that re-reads its session and joins its groups again.
@@ -124,6 +153,13 @@ def push_visitor_session_changed(*, identity_id: int, inbox_id: int) -> None:
     )
 
 
+@functools.cache
+def _shape(serializer_class: type) -> serializers.BaseSerializer:
+    """One instance per serializer class, for `to_representation`: building a serializer's
+    fields costs ten times what using them does, and nothing in them depends on the call."""
+    return serializer_class()
+
+
 def push_message_created(message: Message) -> None:
     from .serializers import (
         ConversationSerializer,
@@ -131,25 +167,29 @@ def push_message_created(message: Message) -> None:
         MessageSerializer,
     )
 
-    conversation = Conversation.objects.select_related(
-        "customer", "inbox__channel", "assignee", "team"
-    ).get(pk=message.conversation_id)
+    conversation = _conversation_for_push(message.conversation_id)
     message.conversation = conversation
-    _send(
-        agent_groups(conversation),
-        {
-            "type": "message.created",
-            "conversation": ConversationSerializer(conversation).data,
-            "message": MessageSerializer(message).data,
-        },
-    )
-    _send(
-        _visitor_groups(conversation),
-        {
-            "type": "message.created",
-            "conversation": str(conversation.uuid),
-            "message": CustomerMessageSerializer(message).data,
-        },
+    # Read once for both shapes (and for the caller's response, which serialises it too).
+    prefetch_related_objects([message], "attachments")
+    _send_each(
+        [
+            (
+                agent_groups(conversation),
+                {
+                    "type": "message.created",
+                    "conversation": _shape(ConversationSerializer).to_representation(conversation),
+                    "message": _shape(MessageSerializer).to_representation(message),
+                },
+            ),
+            (
+                _visitor_groups(conversation),
+                {
+                    "type": "message.created",
+                    "conversation": str(conversation.uuid),
+                    "message": _shape(CustomerMessageSerializer).to_representation(message),
+                },
+            ),
+        ]
     )
 
 

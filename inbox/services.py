@@ -73,7 +73,7 @@ def message_append(
             return existing, False
     try:
         with transaction.atomic():
-            locked = Conversation.objects.select_for_update().get(pk=conversation.pk)
+            locked = Conversation.objects.select_for_update(no_key=True).get(pk=conversation.pk)
             message = Message.objects.create(
                 conversation=locked,
                 seq=locked.last_seq + 1,
@@ -223,7 +223,7 @@ def message_send(
 def conversation_mark_read(*, conversation: Conversation, reader: str, seq: int) -> Conversation:
     """Record that `reader` ("agent" or "customer") has read up to `seq`; read state only
     moves forward."""
-    locked = Conversation.objects.select_for_update().get(pk=conversation.pk)
+    locked = Conversation.objects.select_for_update(no_key=True).get(pk=conversation.pk)
     seq = max(0, min(seq, locked.last_seq))
     if reader == "agent":
         if seq <= locked.agent_read_seq:
@@ -318,7 +318,7 @@ def message_delivery_update(
     """Record a receipt or the outbox's result. Receipts only move a message forward
     (a late "delivered" never undoes "read"); a failure is recorded with its reason, and a
     later success (an agent's retry) clears it."""
-    locked = Message.objects.select_for_update().get(pk=message.pk)
+    locked = Message.objects.select_for_update(no_key=True).get(pk=message.pk)
     current = locked.delivery_status
     if status == DeliveryStatus.FAILED:
         if current in (DeliveryStatus.DELIVERED, DeliveryStatus.READ):
@@ -341,7 +341,7 @@ def message_delivery_update(
 @transaction.atomic
 def message_reaction_set(*, message: Message, emoji: str, by: str = "customer") -> Message:
     """The customer reacted to a message (an empty emoji removes their reaction)."""
-    locked = Message.objects.select_for_update().get(pk=message.pk)
+    locked = Message.objects.select_for_update(no_key=True).get(pk=message.pk)
     reactions = dict(locked.content.get("reactions", {}))
     if emoji:
         reactions[by] = emoji
@@ -359,7 +359,7 @@ def message_edit_by_customer(
 ) -> Message:
     """The customer edited a message in their app: the new text is shown, the earlier
     versions are kept in the message's history."""
-    locked = Message.objects.select_for_update().get(pk=message.pk)
+    locked = Message.objects.select_for_update(no_key=True).get(pk=message.pk)
     if locked.body == body:
         return locked
     history = [
@@ -377,7 +377,7 @@ def message_edit_by_customer(
 def message_delete_by_customer(*, message: Message, deleted_at: datetime.datetime) -> Message:
     """The customer deleted (unsent) a message in their app. Staff still see what was
     written, marked as deleted: the conversation's record is not rewritten."""
-    locked = Message.objects.select_for_update().get(pk=message.pk)
+    locked = Message.objects.select_for_update(no_key=True).get(pk=message.pk)
     if locked.content.get("deleted_at"):
         return locked
     locked.content = {**locked.content, "deleted_at": deleted_at.isoformat()}
@@ -389,7 +389,7 @@ def message_delete_by_customer(*, message: Message, deleted_at: datetime.datetim
 @transaction.atomic
 def message_retry(*, message: Message, actor: User, body: str | None = None) -> Message:
     """Send a failed reply again, optionally with corrected text."""
-    locked = Message.objects.select_for_update().get(pk=message.pk)
+    locked = Message.objects.select_for_update(no_key=True).get(pk=message.pk)
     if locked.direction != MessageDirection.OUTBOUND or locked.delivery_status != (
         DeliveryStatus.FAILED
     ):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -397,10 +398,22 @@ class Adapter:
 
     # Helpers ------------------------------------------------------------------------
     def http(self) -> httpx.Client:
-        return httpx.Client(timeout=self.timeout, follow_redirects=False)
+        return httpx.Client(timeout=self.timeout, follow_redirects=False, verify=tls_context())
 
 
 # --- Helpers shared by adapters --------------------------------------------------------
+
+_tls_context: ssl.SSLContext | None = None
+
+
+def tls_context() -> ssl.SSLContext:
+    """One verifying TLS context per process, shared by every client: building one loads
+    the CA bundle, which took a third of a delivery's CPU when each send built its own
+    (bench/worker_memory.py). A context is safe to share between threads."""
+    global _tls_context
+    if _tls_context is None:
+        _tls_context = httpx.create_ssl_context()
+    return _tls_context
 
 
 def hmac_hex(secret: str | bytes, body: bytes, digestmod=hashlib.sha256) -> str:

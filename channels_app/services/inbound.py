@@ -17,7 +17,7 @@ from functools import partial
 
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -91,6 +91,9 @@ MEDIA_TYPES = [
 ]
 # After this many failed attempts an event is left for an admin (with its error shown).
 MAX_ATTEMPTS = 8
+# How often an event rolled back by a deadlock or a serialization failure is applied
+# again at once.
+DEADLOCK_TRIES = 3
 
 
 class EventNotReady(Exception):
@@ -168,20 +171,18 @@ def event_process(event_id: int) -> None:
         _attempt_failed(event_id, f"media: {exc.reason}")
         return
     try:
-        with transaction.atomic():
-            locked = (
-                InboundEvent.objects.select_for_update(skip_locked=True)
-                .filter(pk=event_id, processed_at__isnull=True)
-                .first()
-            )
-            if locked is None:
-                return
-            for item in items:
-                _apply(event.channel, adapter, item, media)
-            locked.processed_at = timezone.now()
-            locked.attempts = F("attempts") + 1
-            locked.error = ""
-            locked.save(update_fields=["processed_at", "attempts", "error"])
+        for attempt in range(1, DEADLOCK_TRIES + 1):
+            try:
+                _apply_all(event_id, event.channel, adapter, items, media)
+                break
+            except OperationalError as exc:
+                # Two events of one customer can lock the customer and the conversation in
+                # opposite orders (a deferred foreign-key check at commit); PostgreSQL
+                # rolls one back. Applying it again at once, rather than after the
+                # sweeper's wait, is what a deadlock asks for.
+                if not _is_deadlock(exc) or attempt == DEADLOCK_TRIES:
+                    raise
+                logger.info("Inbound event %s deadlocked; applying it again", event_id)
     except EventNotReady as exc:
         _attempt_failed(event_id, str(exc))
     except InvalidIdentity as exc:
@@ -189,6 +190,29 @@ def event_process(event_id: int) -> None:
     except Exception as exc:
         logger.exception("Processing inbound event %s failed", event_id)
         _attempt_failed(event_id, f"{type(exc).__name__}: {exc}")
+
+
+def _apply_all(event_id: int, channel, adapter: Adapter, items: list[Event], media: dict) -> None:
+    with transaction.atomic():
+        locked = (
+            InboundEvent.objects.select_for_update(skip_locked=True)
+            .filter(pk=event_id, processed_at__isnull=True)
+            .first()
+        )
+        if locked is None:
+            return
+        for item in items:
+            _apply(channel, adapter, item, media)
+        locked.processed_at = timezone.now()
+        locked.attempts = F("attempts") + 1
+        locked.error = ""
+        locked.save(update_fields=["processed_at", "attempts", "error"])
+
+
+def _is_deadlock(exc: OperationalError) -> bool:
+    """A deadlock (40P01) or a serialization failure (40001): PostgreSQL rolled the
+    transaction back and the same work can simply be done again."""
+    return getattr(exc.__cause__, "sqlstate", None) in ("40P01", "40001")
 
 
 def _attempt_failed(event_id: int, error: str) -> None:

@@ -46,9 +46,15 @@ logger = logging.getLogger(__name__)
 MAX_ATTEMPTS = 10
 BACKOFF_BASE_SECONDS = 5
 BACKOFF_CAP_SECONDS = 30 * 60
-# A worker holds a claimed delivery this long (above the task's hard time limit); after
-# that the sweeper assumes the worker died and sends it again.
-CLAIM_SECONDS = 240
+# The outbound_deliver task's own time limits: well above the adapter's provider timeout
+# (10 s to read, 5 s to connect, per request), far below the default ones for slow tasks.
+DELIVER_SOFT_TIME_LIMIT = 45
+DELIVER_TIME_LIMIT = 60
+# A worker holds a claimed delivery this long; after that the sweeper assumes the worker
+# died and sends it again. It must outlive the hard time limit: a worker that is slow but
+# alive is either done or killed by then, so a delivery is never sent by two at once.
+# Kept short because it is how long a reply waits after its worker is killed.
+CLAIM_SECONDS = DELIVER_TIME_LIMIT + 30
 # The references an email reply carries: the first message of the thread and the latest.
 THREAD_REFS_MAX = 20
 
@@ -144,7 +150,7 @@ def delivery_attempt(delivery_id: int) -> None:
         return
     adapter = adapter_for(delivery.channel)
     try:
-        outbound = outbound_message_build(delivery)
+        outbound = outbound_message_build(delivery, with_refs=adapter.threads_by_refs)
         result = adapter.send(outbound)
     except TransientError as exc:
         _retry_later(delivery, exc.reason, exc.code, exc.retry_after)
@@ -202,18 +208,26 @@ def _fail(delivery: OutboundDelivery, reason: str, code: str) -> None:
     logger.warning("Delivery %s failed: %s", delivery.pk, reason)
 
 
-def outbound_message_build(delivery: OutboundDelivery) -> OutboundMessage:
-    """What the adapter needs to send one message, from the stored message and its thread."""
+def outbound_message_build(
+    delivery: OutboundDelivery, *, with_refs: bool = True
+) -> OutboundMessage:
+    """What the adapter needs to send one message, from the stored message and its thread.
+    The thread's references (every provider id of the conversation, a read that grows with
+    it) only for the channels that thread by them (email)."""
     message = delivery.message
     conversation = message.conversation
     identity = conversation.identity
     latest_inbound = (
         conversation.messages.filter(direction=MessageDirection.INBOUND).order_by("-seq").first()
     )
-    refs = list(
-        conversation.messages.exclude(external_id=None)
-        .order_by("seq")
-        .values_list("external_id", flat=True)
+    refs = (
+        list(
+            conversation.messages.exclude(external_id=None)
+            .order_by("seq")
+            .values_list("external_id", flat=True)
+        )
+        if with_refs
+        else []
     )
     if len(refs) > THREAD_REFS_MAX:
         refs = refs[:1] + refs[-(THREAD_REFS_MAX - 1) :]

@@ -8,7 +8,7 @@ import json
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from inbox.realtime import visitor_group
+from inbox.realtime import PUSH, visitor_group
 
 from .services import (
     VisitorSession,
@@ -102,6 +102,14 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
         for group in self.groups_joined:
             await self.channel_layer.group_discard(group, self.channel_name)
         self.groups_joined = frozenset()
+
+    async def dispatch(self, message):
+        # A push only goes out on the socket: no hop to Channels' database thread first
+        # (see inbox.consumers.ConsoleConsumer.dispatch).
+        if message["type"] == PUSH:
+            await self.push(message)
+        else:
+            await super().dispatch(message)
 
     async def push(self, message):
         await self.send_json(message["event"])

@@ -458,19 +458,22 @@ def visitor_message_send(
     """A visitor's message, into their conversation (started on the first message). A
     verified session's new conversation runs on the web user's identity, so the same user
     continues it from another device."""
-    # Serialises a visitor's sends (and a verified user's, across devices), so two first
-    # messages cannot start two conversations.
-    identity = _locked(session.identity)
-    runs_on = _locked(session.user_identity) if session.user_identity else identity
     conversation = visitor_conversation_get(session=session)
     if conversation is None:
-        conversation = conversation_create(
-            inbox=session.channel.inbox,
-            customer=runs_on.customer,
-            identity=runs_on,
-            source={"channel": session.channel.kind, **identity.details.get("context", {})},
-        )
-    Customer.objects.filter(pk=identity.customer_id).update(last_seen_at=timezone.now())
+        # Serialises a visitor's first sends (and a verified user's, across devices), so two
+        # first messages cannot start two conversations; later ones are serialised by
+        # message_append's lock on the conversation.
+        identity = _locked(session.identity)
+        runs_on = _locked(session.user_identity) if session.user_identity else identity
+        conversation = visitor_conversation_get(session=session)
+        if conversation is None:
+            conversation = conversation_create(
+                inbox=session.channel.inbox,
+                customer=runs_on.customer,
+                identity=runs_on,
+                source={"channel": session.channel.kind, **identity.details.get("context", {})},
+            )
+    Customer.objects.filter(pk=session.identity.customer_id).update(last_seen_at=timezone.now())
     return message_receive(
         conversation=conversation, body=body, client_id=client_id, attachments=attachments
     )

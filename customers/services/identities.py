@@ -250,7 +250,7 @@ def _attach(
             if suggestion:
                 resolution.suggestions.append(suggestion)
 
-    customer = Customer.objects.select_for_update().get(pk=customer.pk)
+    customer = Customer.objects.select_for_update(no_key=True).get(pk=customer.pk)
     _fill_profile(customer, profile, resolution.identities)
     if seen:
         customer.last_seen_at = now
@@ -343,7 +343,7 @@ def customer_identity_remove(*, identity: Identity, actor: User | None) -> None:
 def identity_details_update(*, identity: Identity, details: dict) -> Identity:
     """Merges what a channel says about an identity (e.g. that the customer unfollowed the
     account) into its details."""
-    locked = Identity.objects.select_for_update().get(pk=identity.pk)
+    locked = Identity.objects.select_for_update(no_key=True).get(pk=identity.pk)
     locked.details = {**locked.details, **details}
     locked.save(update_fields=["details"])
     return locked

@@ -138,7 +138,7 @@ def attributes_clean(changes: dict) -> dict:
 @transaction.atomic
 def customer_update(*, customer: Customer, actor: User | None, data: dict) -> Customer:
     """Changes the given fields and attributes (partial update); each change is recorded."""
-    customer = Customer.objects.select_for_update().get(pk=customer.pk)
+    customer = Customer.objects.select_for_update(no_key=True).get(pk=customer.pk)
     errors, cleaned = {}, {}
     for name, value in data.items():
         if name == "attributes":

@@ -4,18 +4,21 @@ and the sweeper that finishes what a crash left behind."""
 
 import datetime
 import json
+import threading
 from pathlib import Path
 
 import pytest
+from django.db import connection, transaction
 from django.utils import timezone
 
 from channels_app.models import InboundEvent
 from channels_app.services.inbound import MAX_ATTEMPTS, event_process, events_due
-from customers.enums import IdentityKind
+from customers.enums import ChangeAction, IdentityKind, Verification
 from customers.models import Customer, Identity
+from customers.services import IdentityClaim, change_record, customer_resolve
 from inbox.enums import DeliveryStatus, MessageDirection, SenderType
 from inbox.models import Conversation, Message
-from inbox.services import message_append
+from inbox.services import message_append, message_receive
 from tests.channels_app.conftest import post_webhook, process_pending
 from tests.factories.channels import ChannelFactory
 
@@ -306,3 +309,91 @@ def test_an_echo_of_our_own_message_is_not_stored_as_the_customers(client):
     process_pending()
     assert not Message.objects.exists()
     assert InboundEvent.objects.get().processed_at is not None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_event_and_another_writer_of_the_same_customer_do_not_deadlock(client, whatsapp):
+    """One transaction holds the conversation and adds a row referencing the customer
+    (PostgreSQL checks that foreign key at commit with a key-share lock on the customer);
+    the other, an event of the same customer, holds the customer from its resolution and
+    waits for the conversation. The customer's lock must not exclude the key-share lock,
+    or PostgreSQL rolls one of them back as a deadlock."""
+    post_webhook(client, whatsapp, payload("whatsapp", "text.json"))
+    process_pending()
+    conversation = Conversation.objects.get()
+    customer = conversation.customer
+    conversation_held, customer_held = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def holder():
+        try:
+            with transaction.atomic():
+                message_receive(conversation=conversation, body="first", external_id="w.1")
+                conversation_held.set()
+                assert customer_held.wait(10)
+                # Until the event waits for the conversation that this transaction holds.
+                with connection.cursor() as cursor:
+                    for _ in range(100):
+                        cursor.execute(
+                            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = "
+                            "'Lock' AND datname = current_database()"
+                        )
+                        if cursor.fetchone()[0]:
+                            break
+                        threading.Event().wait(0.05)
+                change_record(customer, ChangeAction.UPDATED, field="note")
+        except BaseException as exc:  # reported by the test
+            errors.append(exc)
+        finally:
+            conversation_held.set()
+            connection.close()
+
+    def event():
+        try:
+            assert conversation_held.wait(10)
+            with transaction.atomic():
+                claim = IdentityClaim(
+                    IdentityKind.WHATSAPP, WA_ID, verified=True, verification=Verification.CHANNEL
+                )
+                customer_resolve([claim], channel=whatsapp)
+                customer_held.set()
+                message_receive(conversation=conversation, body="second", external_id="w.2")
+        except BaseException as exc:  # reported by the test
+            errors.append(exc)
+        finally:
+            customer_held.set()
+            connection.close()
+
+    threads = [threading.Thread(target=holder), threading.Thread(target=event)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert errors == []
+    bodies = set(conversation.messages.values_list("body", flat=True))
+    assert {"first", "second"} <= bodies
+
+
+@pytest.mark.django_db
+def test_an_event_rolled_back_by_a_deadlock_is_applied_again_at_once(client, whatsapp, monkeypatch):
+    from django.db import OperationalError
+
+    from channels_app.services import inbound
+
+    class Deadlock(Exception):
+        sqlstate = "40P01"
+
+    apply, calls = inbound._apply, []
+
+    def apply_once_deadlocked(*args):
+        calls.append(args)
+        if len(calls) == 1:
+            raise OperationalError("deadlock detected") from Deadlock()
+        return apply(*args)
+
+    monkeypatch.setattr(inbound, "_apply", apply_once_deadlocked)
+    post_webhook(client, whatsapp, payload("whatsapp", "text.json"))
+    process_pending()
+    event = InboundEvent.objects.get()
+    assert event.processed_at is not None and event.error == ""
+    assert Message.objects.count() == 1 and len(calls) == 2

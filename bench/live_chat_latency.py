@@ -49,7 +49,6 @@ sys.path.insert(0, str(ROOT))
 from bench._harness import (  # noqa: E402
     Stack,
     django_setup,
-    free_port,
     markdown_table,
     percentiles,
     results_write,
@@ -65,7 +64,6 @@ from bench._live_clients import (  # noqa: E402
     world_delete,
     worlds_leftover_delete,
 )
-from scripts.stack import wait_until_serving  # noqa: E402
 
 NAME = "live_chat_latency"
 TARGET_P99_MS = 50.0
@@ -226,19 +224,6 @@ async def run_load(target: Target, n: int, args) -> dict:
     }
 
 
-def start_echo(stack: Stack) -> tuple[str, int]:
-    """The echo app under the same uvicorn command line as `Stack.web` uses for ours."""
-    port = free_port()
-    argv = [sys.executable, "-m", "uvicorn", "bench._echo_asgi:application"]
-    argv += ["--host", "127.0.0.1", "--port", str(port), "--lifespan", "off"]
-    argv += ["--no-access-log", "--log-level", "warning"]
-    stack.processes.start("echo", argv)
-    base_url = f"http://127.0.0.1:{port}"
-    if not wait_until_serving(f"{base_url}/healthz", stack.processes):
-        raise RuntimeError("the echo server did not come up")
-    return base_url, stack.processes.running[-1][1].pid
-
-
 def verdict(met: bool) -> str:
     return "met" if met else "missed"
 
@@ -336,7 +321,9 @@ def main() -> int:
         echo_env = server_env(CHANNEL_LAYER_PREFIX=f"{ours_env['CHANNEL_LAYER_PREFIX']}:echo")
         with Stack(ours_env) as ours_stack, Stack(echo_env) as echo_stack:
             ours_pid = ours_stack.web().pid
-            echo_url, echo_pid = start_echo(echo_stack)
+            # The same uvicorn command line as ours, serving the echo app.
+            echo_pid = echo_stack.web(app="bench._echo_asgi:application").pid
+            echo_url = echo_stack.base_url
             for n in sizes:
                 echo = Target("echo", echo_url, world, echo_pid)
                 base = run(run_load(echo, n, args))

@@ -186,17 +186,6 @@ def produce(agent: User, conversations: list, count: int, run_id: str, state: di
         connection.close()
 
 
-def solo_worker(stack: Stack):
-    """The product's worker with the solo pool: one process that is never replaced (the
-    prefork pool replaces a child after CELERY_WORKER_MAX_TASKS_PER_CHILD tasks, which
-    would hide a leak), so any growth per delivery shows in full."""
-    argv = [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "outbound"]
-    argv += ["--pool", "solo", "--loglevel", "WARNING", "-n", f"bench{os.getpid()}-solo@%h"]
-    argv += ["--without-gossip", "--without-mingle", "--without-heartbeat"]
-    stack.processes.start("worker", argv)
-    return stack.processes.running[-1][1]
-
-
 def slope_per_1000(samples: list[dict]) -> float | None:
     """Least-squares slope of RSS (MB) over deliveries, per 1,000 deliveries."""
     if len(samples) < 2:
@@ -232,10 +221,10 @@ def main() -> int:
         samples: list[dict] = []
         state: dict = {"written": 0}
         with Stack(env) as stack:
-            if args.pool == "solo":
-                worker = solo_worker(stack)
-            else:
-                worker = stack.worker(concurrency=args.concurrency, queues="outbound")
+            # solo: one process that is never replaced (the prefork pool replaces a child
+            # after CELERY_WORKER_MAX_TASKS_PER_CHILD tasks, which would hide a leak).
+            worker = stack.worker(concurrency=args.concurrency, queues="outbound", pool=args.pool)
+            if args.pool == "prefork":
                 deadline = time.monotonic() + 60
                 while len(children(worker.pid)) < args.concurrency and time.monotonic() < deadline:
                     time.sleep(0.2)

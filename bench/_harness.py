@@ -25,6 +25,9 @@ from scripts.stack import Processes, wait_until_serving  # noqa: E402
 # A Redis database of their own: benchmarked workers must not take a `make run`'s tasks.
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
 QUEUES = "inbound,outbound,housekeeping,default"
+# uvicorn processes serving a benchmark under load: one per core, as docs/operations.md
+# advises for production.
+WEB_WORKERS = int(os.environ.get("BENCH_WEB_WORKERS", os.cpu_count() or 1))
 
 
 def django_setup() -> None:
@@ -117,12 +120,19 @@ class Stack:
         return f"http://127.0.0.1:{self.port}"
 
     def web(
-        self, port: int | None = None, *extra: str, app: str = "config.asgi:application"
+        self,
+        port: int | None = None,
+        *extra: str,
+        app: str = "config.asgi:application",
+        workers: int = 1,
     ) -> subprocess.Popen:
+        """With workers > 1 the process returned is uvicorn's supervisor; its children serve."""
         self.port = port or self.port or free_port()
         argv = [sys.executable, "-m", "uvicorn", app]
         argv += ["--host", "127.0.0.1", "--port", str(self.port), "--lifespan", "off"]
         argv += ["--no-access-log", "--log-level", "warning", *extra]
+        if workers > 1:
+            argv += ["--workers", str(workers)]
         self.processes.start("web", argv)
         if not wait_until_serving(f"{self.base_url}/healthz", self.processes):
             raise RuntimeError(f"the web server ({app}) did not come up")
@@ -143,15 +153,19 @@ class Stack:
         self.processes.running = [(n, p) for n, p in self.processes.running if p is not process]
 
 
-def rss_mb(pid: int, *, with_children: bool = False) -> float:
-    """Resident memory of a process (and its children: a Celery pool) in MB."""
+def _pids(pid: int, with_children: bool) -> list[int]:
     pids = [pid]
     if with_children:
         children = Path(f"/proc/{pid}/task/{pid}/children")
         if children.exists():
             pids += [int(p) for p in children.read_text().split()]
+    return pids
+
+
+def rss_mb(pid: int, *, with_children: bool = False) -> float:
+    """Resident memory of a process (and its children: a Celery pool) in MB."""
     total_kb = 0
-    for p in pids:
+    for p in _pids(pid, with_children):
         status = Path(f"/proc/{p}/status")
         if not status.exists():
             continue
@@ -159,6 +173,18 @@ def rss_mb(pid: int, *, with_children: bool = False) -> float:
             if line.startswith("VmRSS:"):
                 total_kb += int(line.split()[1])
     return round(total_kb / 1024, 1)
+
+
+def cpu_seconds(pid: int, *, with_children: bool = False) -> float:
+    """User + system CPU time a process (and its living children) has used so far."""
+    total = 0
+    for p in _pids(pid, with_children):
+        stat = Path(f"/proc/{p}/stat")
+        if not stat.exists():
+            continue
+        fields = stat.read_text().rpartition(")")[2].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def http_json(method: str, url: str, body: dict | None = None, headers: dict | None = None):

@@ -60,7 +60,7 @@ def database_own() -> str:
     url = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/switchboard")
     parts = urlsplit(url)
     name = parts.path.lstrip("/")
-    if "--here" in sys.argv[1:]:
+    if {"--here", "-h", "--help"} & set(sys.argv[1:]):
         return name
     own = f"{name}_scale"
     with psycopg.connect(url, autocommit=True) as admin:

@@ -9,8 +9,9 @@ pub/sub layer, served by the same uvicorn in the same way and driven by the same
     python bench/live_chat_latency.py --sizes 5 --duration 2 --warmup 0     (the test's)
                      (DATABASE_URL: a migrated database; BENCH_REDIS_URL: a Redis database)
 
-The product runs as deployed: one uvicorn process (`config.asgi:application`, DEBUG off),
-in a process of its own; the clients run in this script's event loop. Each visitor holds its
+The product runs as deployed: uvicorn (`config.asgi:application`, DEBUG off) with one worker
+process per core (BENCH_WEB_WORKERS), the echo the same way; the clients run in this
+script's event loop. Each visitor holds its
 widget socket (/ws/widget/<key>/, authenticated by its token) and a keep-alive HTTP
 connection; each agent holds a console socket (/ws/console/, signed in by a database
 session). Agents are in no inbox and each visitor's conversation is assigned to its own
@@ -36,7 +37,6 @@ import argparse
 import asyncio
 import gc
 import json
-import os
 import random
 import sys
 import time
@@ -47,7 +47,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench._harness import (  # noqa: E402
+    WEB_WORKERS,
     Stack,
+    cpu_seconds,
     django_setup,
     markdown_table,
     percentiles,
@@ -71,12 +73,6 @@ TARGET_P99_AT = 200
 TARGET_P50_RATIO = 3.0
 THINK_SECONDS = (2.5, 7.5)
 CONNECT_CONCURRENCY = 50
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time a process has used so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class Target:
@@ -155,7 +151,7 @@ async def run_load(target: Target, n: int, args) -> dict:
     listeners = [asyncio.create_task(listen(a, s)) for a, s in enumerate(agents)]
     listeners += [asyncio.create_task(drain(s)) for s in widgets]
 
-    cpu_start = cpu_seconds(target.pid)
+    cpu_start = cpu_seconds(target.pid, with_children=True)
     start = time.perf_counter()
     end = start + args.duration
     rng = random.Random(n)
@@ -195,7 +191,7 @@ async def run_load(target: Target, n: int, args) -> dict:
     grace_end = time.perf_counter() + args.timeout
     while len(heard) < len(sent_at) and time.perf_counter() < grace_end:
         await asyncio.sleep(0.05)
-    server_cpu = cpu_seconds(target.pid) - cpu_start
+    server_cpu = cpu_seconds(target.pid, with_children=True) - cpu_start
     still_open = sum(1 for s in [*agents, *widgets] if s.state.name == "OPEN")
     for socket in [*agents, *widgets]:
         await socket.close()
@@ -320,9 +316,9 @@ def main() -> int:
         ours_env = server_env()
         echo_env = server_env(CHANNEL_LAYER_PREFIX=f"{ours_env['CHANNEL_LAYER_PREFIX']}:echo")
         with Stack(ours_env) as ours_stack, Stack(echo_env) as echo_stack:
-            ours_pid = ours_stack.web().pid
+            ours_pid = ours_stack.web(workers=WEB_WORKERS).pid
             # The same uvicorn command line as ours, serving the echo app.
-            echo_pid = echo_stack.web(app="bench._echo_asgi:application").pid
+            echo_pid = echo_stack.web(app="bench._echo_asgi:application", workers=WEB_WORKERS).pid
             echo_url = echo_stack.base_url
             for n in sizes:
                 echo = Target("echo", echo_url, world, echo_pid)

@@ -46,6 +46,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench._harness import (  # noqa: E402
     REDIS_URL,
+    WEB_WORKERS,
     Stack,
     markdown_table,
     percentiles,
@@ -421,7 +422,7 @@ def main() -> int:
     phases, all_results, wamids = [], [], []
     try:
         with Stack(env) as stack:
-            stack.web()
+            stack.web(workers=WEB_WORKERS)
             stack.worker(concurrency=args.concurrency, queues="inbound")
             console = Console(stack.base_url, cookie)
             try:

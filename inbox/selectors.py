@@ -37,7 +37,12 @@ def conversation_list(*, user: User) -> QuerySet[Conversation]:
 
 
 def conversation_get(*, user: User, uuid) -> Conversation | None:
-    return conversation_list(user=user).filter(uuid=uuid).first()
+    # get(), not first(): first() orders by id, and with an agent's visibility condition the
+    # planner could then walk the primary key instead of looking the uuid up.
+    try:
+        return conversation_list(user=user).get(uuid=uuid)
+    except Conversation.DoesNotExist:
+        return None
 
 
 def customer_list(*, user: User) -> QuerySet[Customer]:
@@ -64,7 +69,10 @@ def customer_list(*, user: User) -> QuerySet[Customer]:
 
 
 def customer_get(*, user: User, uuid) -> Customer | None:
-    return customer_list(user=user).filter(uuid=uuid).first()
+    try:  # get(), not first(), as in conversation_get
+        return customer_list(user=user).get(uuid=uuid)
+    except Customer.DoesNotExist:
+        return None
 
 
 def conversation_list_for_view(*, user: User, view: str) -> QuerySet[Conversation]:

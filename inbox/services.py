@@ -65,12 +65,9 @@ def message_append(
     """Store a message with its conversation's next `seq`; returns (message, created).
 
     The conversation row is locked while the number is taken, so concurrent writers get
-    consecutive numbers. A `client_id` seen before returns the stored message instead.
+    consecutive numbers. A `client_id` seen before returns the stored message instead (the
+    unique constraint finds it: a retry is rare, a lookup before every message is not).
     Once committed, the message is pushed to the console and the widget."""
-    if client_id:
-        existing = Message.objects.filter(conversation=conversation, client_id=client_id).first()
-        if existing is not None:
-            return existing, False
     try:
         with transaction.atomic():
             locked = Conversation.objects.select_for_update(no_key=True).get(pk=conversation.pk)
@@ -87,7 +84,7 @@ def message_append(
                 content=content or {},
                 delivery_status=delivery_status,
             )
-            for upload in attachments:
+            stored = [
                 Attachment.objects.create(
                     message=message,
                     file=upload.file,
@@ -95,6 +92,9 @@ def message_append(
                     content_type=upload.content_type,
                     size=upload.size,
                 )
+                for upload in attachments
+            ]
+            _attachments_known(message, stored)
             _conversation_note_message(locked, message, attachments)
             transaction.on_commit(partial(realtime.push_message_created, message), robust=True)
     except IntegrityError:
@@ -113,6 +113,15 @@ def message_append(
     ):
         setattr(conversation, field, getattr(locked, field))
     return message, True
+
+
+def _attachments_known(message: Message, attachments: list[Attachment]) -> None:
+    """Records the new message's attachments as if prefetched, so that serialising it for
+    the push and the response reads none back."""
+    queryset = message.attachments.all()
+    queryset._result_cache = attachments
+    queryset._prefetch_done = True
+    message._prefetched_objects_cache = {"attachments": queryset}
 
 
 def _conversation_note_message(

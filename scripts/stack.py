@@ -334,9 +334,13 @@ def command_bench(names: list[str], quick: bool) -> int:
             "DJANGO_SETTINGS_MODULE": "config.settings.development",
         }
         run_checked([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], env)
+        took = []
         for script in scripts:
             say(f"benchmark {script.stem}")
+            started = time.monotonic()
             run_checked([sys.executable, str(script), *(["--quick"] if quick else [])], env)
+            took.append(f"{script.stem} {time.monotonic() - started:.0f} s")
+        say("benchmarks done: " + ", ".join(took))
     return 0
 
 

@@ -197,6 +197,7 @@ def _apply_all(event_id: int, channel, adapter: Adapter, items: list[Event], med
         locked = (
             InboundEvent.objects.select_for_update(skip_locked=True)
             .filter(pk=event_id, processed_at__isnull=True)
+            .only("pk")  # the payload was read (and parsed) already
             .first()
         )
         if locked is None:

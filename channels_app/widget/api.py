@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from common.api.errors import ErrorResponseSerializer
+from common.api.throttling import BatchedThrottlesMixin
 from customers.normalization import InvalidIdentity
 from customers.services import IdentityClaim, claims_normalize
 from inbox.api import (
@@ -90,7 +91,7 @@ class ContactFieldsSerializer(serializers.Serializer):
         return attrs
 
 
-class WidgetApiView(APIView):
+class WidgetApiView(BatchedThrottlesMixin, APIView):
     """Resolves the channel from the URL (404 for an unknown or inactive widget) before
     authentication, which needs it."""
 

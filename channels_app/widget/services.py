@@ -447,6 +447,18 @@ def visitor_conversation_get(*, session: VisitorSession) -> Conversation | None:
     )
 
 
+# How stale `last_seen_at` may get while a visitor chats: it feeds lists and filters by the
+# minute, and writing the customer's row on every message would cost a query each.
+LAST_SEEN_PRECISION = datetime.timedelta(minutes=1)
+
+
+def _customer_seen(customer: Customer) -> None:
+    now = timezone.now()
+    if customer.last_seen_at is None or now - customer.last_seen_at >= LAST_SEEN_PRECISION:
+        Customer.objects.filter(pk=customer.pk).update(last_seen_at=now)
+        customer.last_seen_at = now
+
+
 @transaction.atomic
 def visitor_message_send(
     *,
@@ -473,7 +485,7 @@ def visitor_message_send(
                 identity=runs_on,
                 source={"channel": session.channel.kind, **identity.details.get("context", {})},
             )
-    Customer.objects.filter(pk=session.identity.customer_id).update(last_seen_at=timezone.now())
+    _customer_seen(session.identity.customer)
     return message_receive(
         conversation=conversation, body=body, client_id=client_id, attachments=attachments
     )

@@ -155,6 +155,7 @@ if USE_REDIS:
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "sb",
+            "OPTIONS": {"pool_class": "common.cache.SharedConnectionPool"},
         }
     }
 else:
@@ -178,6 +179,10 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = 120
 CELERY_TASK_TIME_LIMIT = 180
 CELERY_WORKER_MAX_TASKS_PER_CHILD = 1000
+# A worker process keeps its database connection from task to task (config/celery.py);
+# Celery's Django fixup would otherwise close it around every task.
+CELERY_DB_REUSE_MAX = 1000
+WORKER_DATABASE_CONN_MAX_AGE = env.int("WORKER_DATABASE_CONN_MAX_AGE", default=600)
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TASK_DEFAULT_QUEUE = "default"
 # Separate queues so that a backlog of one kind of work never delays another.

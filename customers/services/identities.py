@@ -106,10 +106,12 @@ def identities_matching(claims: Sequence[IdentityClaim]) -> dict[tuple[str, str]
     return {(i.kind, i.value): i for i in Identity.objects.filter(condition)}
 
 
-def _owner(identity: Identity) -> Customer:
-    """The identity's customer as stored now (a merge in this resolution may have moved it)."""
-    identity.refresh_from_db(fields=["customer"])
-    return customer_root(Customer.objects.get(pk=identity.customer_id))
+def _owner(identity: Identity, owners: dict[int, Customer]) -> Customer:
+    """The identity's customer as it lives on now. `owners` holds the customers already read
+    in this resolution; a merge empties it (the merged customer now leads to its survivor)."""
+    if identity.customer_id not in owners:
+        owners[identity.customer_id] = customer_root(Customer.objects.get(pk=identity.customer_id))
+    return owners[identity.customer_id]
 
 
 def _evidence(claim: IdentityClaim, reason: str, channel, via: str | None = None) -> dict:
@@ -124,14 +126,21 @@ def _evidence(claim: IdentityClaim, reason: str, channel, via: str | None = None
     return evidence
 
 
-def _fill_profile(customer: Customer, profile: dict | None, identities: list[Identity]) -> None:
+def _fill_profile(
+    customer: Customer, profile: dict | None, identities: list[Identity]
+) -> list[str]:
+    """Fills the customer's empty profile fields; returns the names of those it filled."""
+    filled = []
     for name, length in PROFILE_FIELDS.items():
         value = str((profile or {}).get(name) or "").strip()[:length]
         if value and not getattr(customer, name):
             setattr(customer, name, value)
-    if not customer.country:
-        phones = [i.value for i in identities if i.kind == IdentityKind.PHONE]
-        customer.country = phone_region(phones[0]) if phones else ""
+            filled.append(name)
+    phones = [i.value for i in identities if i.kind == IdentityKind.PHONE]
+    if not customer.country and phones and (country := phone_region(phones[0])):
+        customer.country = country
+        filled.append("country")
+    return filled
 
 
 def _attach(
@@ -151,12 +160,13 @@ def _attach(
     _lock_identities(claims)
     existing = identities_matching(claims)
     resolution = Resolution(customer=customer, identities=[])  # type: ignore[arg-type]
+    owners: dict[int, Customer] = {}
     if customer is None:
         # The first claim matched in a way we trust decides the customer.
         for claim in claims:
             found = existing.get(claim.key)
             if found is not None and (found.verified or not claim.verified):
-                customer = _owner(found)
+                customer = _owner(found, owners)
                 break
     now = timezone.now()
     if customer is None:
@@ -187,7 +197,7 @@ def _attach(
             )
             resolution.identities.append(identity)
             continue
-        owner = _owner(found)
+        owner = _owner(found, owners)
         if owner.pk == customer.pk:
             if claim.verified and not found.verified:
                 found.verified, found.verification = True, claim.verification
@@ -213,6 +223,7 @@ def _attach(
             )
             resolution.merges.append(record)
             customer = record.survivor
+            owners.clear()
             found.refresh_from_db()
             resolution.identities.append(found)
         elif claim.verified:
@@ -251,11 +262,13 @@ def _attach(
                 resolution.suggestions.append(suggestion)
 
     customer = Customer.objects.select_for_update(no_key=True).get(pk=customer.pk)
-    _fill_profile(customer, profile, resolution.identities)
+    changed = _fill_profile(customer, profile, resolution.identities)
     if seen:
         customer.last_seen_at = now
         customer.first_seen_at = customer.first_seen_at or now
-    customer.save()
+        changed += ["last_seen_at", "first_seen_at"]
+    if changed:
+        customer.save(update_fields=[*changed, "updated_at"])
     resolution.customer = customer
     if captured_via and any(claim.kind in CONTACT_KINDS for claim in claims):
         customer_lead_capture(

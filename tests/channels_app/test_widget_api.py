@@ -1,3 +1,4 @@
+import datetime
 import io
 
 import pytest
@@ -143,6 +144,40 @@ def test_sending_too_fast_is_refused_with_a_wait(channel, monkeypatch):
     # Another visitor behind the same IP is not affected.
     neighbour, _ = start(channel)
     assert send(neighbour, channel).status_code == 201
+
+
+def test_the_throttles_read_and_write_their_counters_in_one_round_trip_each(channel, monkeypatch):
+    from django.core.cache import cache
+
+    monkeypatch.setitem(WidgetSendThrottle.THROTTLE_RATES, "widget_send", "2/min")
+    client, _ = start(channel)
+    calls = []
+    for name in ("get", "set", "get_many", "set_many"):
+        original = getattr(cache, name)
+        monkeypatch.setattr(
+            cache, name, lambda *a, _n=name, _o=original, **k: calls.append(_n) or _o(*a, **k)
+        )
+    assert send(client, channel).status_code == 201
+    assert calls == ["get_many", "set_many"]
+    assert send(client, channel).status_code == 201
+    assert send(client, channel).status_code == 429
+
+
+def test_a_chatting_visitor_is_marked_seen_at_most_once_a_minute(channel):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client, _ = start(channel)
+    assert send(client, channel).status_code == 201
+    with CaptureQueriesContext(connection) as queries:
+        assert send(client, channel).status_code == 201
+    assert not [q for q in queries if q["sql"].startswith('UPDATE "customers_customer"')]
+    customer = Identity.objects.get(kind=IdentityKind.WEB_VISITOR).customer
+    customer.last_seen_at -= datetime.timedelta(minutes=2)
+    customer.save(update_fields=["last_seen_at"])
+    with CaptureQueriesContext(connection) as queries:
+        assert send(client, channel).status_code == 201
+    assert [q for q in queries if q["sql"].startswith('UPDATE "customers_customer"')]
 
 
 def test_an_image_is_accepted_and_served_by_its_signed_link(channel):

@@ -35,7 +35,9 @@ Per phase: lost (inbound: provider ids accepted by us and not stored; outbound: 
 stored and never accepted by the provider), doubled (inbound: stored twice; outbound:
 accepted by the provider more than once), counted again at the end of the run, and the
 seconds from the fault to everything delivered, and from the last message sent to
-everything delivered, against the baseline's. Targets: lost 0, doubled 0.
+everything delivered, against the baseline's. Targets: lost 0, doubled 0. A worker or beat
+that exits by itself (Celery's worker can, when Redis goes away under it) is started again
+while waiting, as a process supervisor does in production, and the report says so.
 
     python bench/faults.py            (about 4 minutes: every fault)
     python bench/faults.py --quick    (about 1.5 minutes: kill -9 of the worker only)
@@ -457,6 +459,7 @@ class Bench:
         self.args = args
         self.base = base
         self.run_id = uuid.uuid4().hex[:8]
+        self.restarts: list[str] = []  # processes that exited by themselves, started again
 
     def start(self) -> None:
         say(f"starting PostgreSQL and Redis of our own in {self.base}")
@@ -480,11 +483,28 @@ class Bench:
         self.stack = Stack(self.env)
         self.stack.web()
         self.worker = self.stack.worker(concurrency=self.args.concurrency)
+        self.beat_start()
+        self.stream = Stream(self.stack.base_url, self.data, self.args.customers, self.run_id)
+
+    def beat_start(self) -> None:
         self.stack.processes.start(
             "beat",
             [sys.executable, "-m", "celery", "-A", "config", "beat", "--loglevel", "WARNING"],
         )
-        self.stream = Stream(self.stack.base_url, self.data, self.args.customers, self.run_id)
+
+    def supervise(self) -> None:
+        """Starts again a worker or beat that exited by itself, as a process supervisor
+        (systemd, Kubernetes) does in production; the report lists each restart."""
+        for name, process in list(self.stack.processes.running):
+            if name not in ("worker", "beat") or process.poll() is None:
+                continue
+            say(f"{name} exited with {process.returncode}; starting it again")
+            self.restarts.append(f"{name} (exit {process.returncode})")
+            self.stack.forget(process)
+            if name == "worker":
+                self.worker = self.stack.worker(concurrency=self.args.concurrency)
+            else:
+                self.beat_start()
 
     def stop(self) -> None:
         for step in (
@@ -538,6 +558,7 @@ class Bench:
 
     def wait_delivered(self, name: str, deadline: float) -> tuple[dict, bool]:
         while True:
+            self.supervise()
             counts = self.delivered(name)
             done = counts["inbound_lost"] == 0 and counts["outbound_waiting"] == 0
             if done or time.monotonic() > deadline:
@@ -547,6 +568,7 @@ class Bench:
     def phase(self, name: str, fault: str | None) -> dict:
         args = self.args
         say(f"phase {name}")
+        restarts_before = len(self.restarts)
         counters = {"in": 0, "out": 0}
         # The stream runs in a thread of its own; faults are made from the main thread, so
         # that the processes started anew are children of a thread that lives on.
@@ -597,6 +619,7 @@ class Bench:
             if done
             else None,
             **counts,
+            "restarted": self.restarts[restarts_before:],
         }
         say(f"phase {name}: {result}")
         return result
@@ -640,6 +663,7 @@ def report(args, phases: dict[str, dict], provider: Provider, seconds: float) ->
                 p["seconds_fault_to_all_delivered"] if name != "baseline" else "",
                 drain if drain is not None else "not within the wait",
                 ratio if name != "baseline" else 1.0,
+                ", ".join(p["restarted"]) or "none",
             ]
         )
     total_lost = sum(p["inbound_lost"] + p["outbound_lost"] for p in phases.values())
@@ -681,6 +705,7 @@ def report(args, phases: dict[str, dict], provider: Provider, seconds: float) ->
                     "s fault → all delivered",
                     "s last sent → all delivered",
                     "ratio to baseline",
+                    "exited, started again (as a supervisor would)",
                 ],
                 rows,
             ),

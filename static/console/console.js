@@ -875,6 +875,8 @@
       readSent: 0,
       stick: true,
       updates: new Map(), // seq -> a message.updated that came before the message itself
+      pushes: 0, // message.updated pushes received, and the count at each seq's latest:
+      pushedAt: new Map(), // a fetch begun before a seq's push must not draw an older version
       retries: new Map(), // seq -> {editing, body, busy, error, hint} of a failed reply
       expanded: new Set(), // "<seq>:<part>" of quoted text and email formatting opened
       // What a reply may be now (reply-options) and the agent's choices in the composer.
@@ -1912,6 +1914,7 @@
 
   function onMessageUpdated(conversationId, m) {
     if (!state.cur || state.cur.id !== conversationId) return;
+    state.cur.pushedAt.set(m.seq, ++state.cur.pushes);
     applyMessage(m);
     verifySoon();
   }
@@ -1924,10 +1927,13 @@
     if (low === null) return Promise.resolve(true);
     var after = Math.max(low, cur.lastSeq - STATE_REFRESH_LIMIT + 1) - 1;
     var url = conversationUrl(cur.id, "messages/") + "?after=" + after + "&limit=" + STATE_REFRESH_LIMIT;
+    var pushesBefore = cur.pushes;
     return api(url)
       .then(function (page) {
         if (state.cur !== cur) return true;
         (page.results || []).forEach(function (m) {
+          // A push that came while the page was on its way is newer than the page.
+          if ((cur.pushedAt.get(m.seq) || 0) > pushesBefore) return;
           if (cur.messages.has(m.seq)) applyMessage(m);
         });
         return true;

@@ -30,7 +30,13 @@ QUEUES = "inbound,outbound,housekeeping,default"
 WEB_WORKERS = int(os.environ.get("BENCH_WEB_WORKERS", os.cpu_count() or 1))
 
 
-def django_setup() -> None:
+def django_setup(*, on_bench_redis: bool = False) -> None:
+    """Sets Django up in this process. With `on_bench_redis`, what the script itself writes
+    (pushes, Celery tasks) goes to the benchmarked processes' Redis."""
+    if on_bench_redis:
+        os.environ["REDIS_URL"] = REDIS_URL
+        os.environ["USE_REDIS"] = "true"
+        os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.development"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.development")
     import django
 

@@ -48,6 +48,7 @@ from bench._harness import (  # noqa: E402
     REDIS_URL,
     WEB_WORKERS,
     Stack,
+    django_setup,
     markdown_table,
     percentiles,
     results_write,
@@ -55,13 +56,7 @@ from bench._harness import (  # noqa: E402
 )
 
 # The benchmark's own writes (message_send's pushes, Celery tasks) go where its stack is.
-os.environ["REDIS_URL"] = REDIS_URL
-os.environ["USE_REDIS"] = "true"
-os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.development"
-
-import django  # noqa: E402
-
-django.setup()
+django_setup(on_bench_redis=True)
 
 import httpx  # noqa: E402
 import psycopg  # noqa: E402

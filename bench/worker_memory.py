@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -41,8 +40,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench._harness import (  # noqa: E402
-    REDIS_URL,
     Stack,
+    django_setup,
     markdown_table,
     results_write,
     rss_mb,
@@ -50,13 +49,7 @@ from bench._harness import (  # noqa: E402
 )
 
 # The replies' tasks must reach the benchmarked worker's broker.
-os.environ["REDIS_URL"] = REDIS_URL
-os.environ["USE_REDIS"] = "true"
-os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.development"
-
-import django  # noqa: E402
-
-django.setup()
+django_setup(on_bench_redis=True)
 
 from django.db import connection  # noqa: E402
 

@@ -64,24 +64,36 @@ def message_append(
 ) -> tuple[Message, bool]:
     """Store a message with its conversation's next `seq`; returns (message, created).
 
-    The conversation row is locked while the number is taken, so concurrent writers get
-    consecutive numbers. A `client_id` seen before returns the stored message instead (the
-    unique constraint finds it: a retry is rare, a lookup before every message is not).
-    Once committed, the message is pushed to the console and the widget."""
+    The number is taken by the UPDATE that also records the message on its conversation,
+    so concurrent writers wait on that row and get consecutive numbers. A `client_id` seen
+    before returns the stored message instead (the unique constraint finds it: a retry is
+    rare, a lookup before every message is not). Once committed, the message is pushed to
+    the console and the widget."""
+    sent_at = sent_at or timezone.now()
+    content = content or {}
+    preview = body or " ".join(f"📎 {upload.name}" for upload in attachments)
     try:
         with transaction.atomic():
-            locked = Conversation.objects.select_for_update(no_key=True).get(pk=conversation.pk)
+            noted = _conversation_note_message(
+                conversation,
+                preview=preview[:PREVIEW_LENGTH],
+                counts_as_customer=(
+                    direction == MessageDirection.INBOUND and not content.get("automated")
+                ),
+                by_agent=sender_type == SenderType.AGENT,
+                sent_at=sent_at,
+            )
             message = Message.objects.create(
-                conversation=locked,
-                seq=locked.last_seq + 1,
+                conversation=conversation,
+                seq=noted["last_seq"],
                 direction=direction,
                 sender_type=sender_type,
                 author=author,
                 body=body,
                 client_id=client_id or None,
                 external_id=external_id or None,
-                sent_at=sent_at or timezone.now(),
-                content=content or {},
+                sent_at=sent_at,
+                content=content,
                 delivery_status=delivery_status,
             )
             stored = [
@@ -95,23 +107,15 @@ def message_append(
                 for upload in attachments
             ]
             _attachments_known(message, stored)
-            _conversation_note_message(locked, message, attachments)
             transaction.on_commit(partial(realtime.push_message_created, message), robust=True)
     except IntegrityError:
         # A concurrent retry with the same client_id won the race: return its message.
         if client_id:
             return Message.objects.get(conversation=conversation, client_id=client_id), False
         raise
-    for field in (
-        "last_seq",
-        "last_message_at",
-        "last_message_preview",
-        "unread_count",
-        "agent_read_seq",
-        "status",
-        "last_inbound_at",
-    ):
-        setattr(conversation, field, getattr(locked, field))
+    # Only now: a rolled-back attempt must leave the caller's conversation as it was.
+    for field, value in noted.items():
+        setattr(conversation, field, value)
     return message, True
 
 
@@ -124,35 +128,64 @@ def _attachments_known(message: Message, attachments: list[Attachment]) -> None:
     message._prefetched_objects_cache = {"attachments": queryset}
 
 
+_NOTED_FIELDS = (
+    "last_seq",
+    "last_message_at",
+    "last_message_preview",
+    "unread_count",
+    "agent_read_seq",
+    "status",
+    "last_inbound_at",
+    "updated_at",
+)
+
+
 def _conversation_note_message(
-    conversation: Conversation, message: Message, attachments: Sequence[AttachmentUpload]
-) -> None:
-    conversation.last_seq = message.seq
-    conversation.last_message_at = timezone.now()
-    preview = message.body or " ".join(f"📎 {upload.name}" for upload in attachments)
-    conversation.last_message_preview = preview[:PREVIEW_LENGTH]
-    if message.direction == MessageDirection.INBOUND and not message.content.get("automated"):
-        conversation.unread_count += 1
-        if conversation.status == ConversationStatus.RESOLVED:
-            conversation.status = ConversationStatus.OPEN
-        if conversation.last_inbound_at is None or message.sent_at > conversation.last_inbound_at:
-            conversation.last_inbound_at = message.sent_at
-    elif message.sender_type == SenderType.AGENT:
-        # Replying means the agent has read everything before the reply.
-        conversation.agent_read_seq = message.seq
-        conversation.unread_count = 0
-    conversation.save(
-        update_fields=[
-            "last_seq",
-            "last_message_at",
-            "last_message_preview",
-            "unread_count",
-            "agent_read_seq",
-            "status",
-            "last_inbound_at",
-            "updated_at",
+    conversation: Conversation,
+    *,
+    preview: str,
+    counts_as_customer: bool,
+    by_agent: bool,
+    sent_at: datetime.datetime,
+) -> dict:
+    """Takes the next message number and records the message on its conversation in one
+    UPDATE … RETURNING, which holds the row lock until commit. Returns the new values."""
+    assignments = [
+        "last_seq = last_seq + 1",
+        "last_message_at = %(now)s",
+        "last_message_preview = %(preview)s",
+        "updated_at = %(now)s",
+    ]
+    if counts_as_customer:
+        assignments += [
+            "unread_count = unread_count + 1",
+            "status = CASE WHEN status = %(resolved)s THEN %(open)s ELSE status END",
+            # GREATEST skips NULL: the first message sets it, a late-stamped one keeps it.
+            "last_inbound_at = GREATEST(last_inbound_at, %(sent_at)s)",
         ]
+    elif by_agent:
+        # Replying means the agent has read everything before the reply.
+        assignments += ["agent_read_seq = last_seq + 1", "unread_count = 0"]
+    # Only literals are joined into the statement; every value is a parameter.
+    table, columns = Conversation._meta.db_table, ", ".join(_NOTED_FIELDS)
+    sql = (
+        f"UPDATE {table} SET {', '.join(assignments)} "  # noqa: S608
+        f"WHERE id = %(pk)s RETURNING {columns}"
     )
+    params = {
+        "now": timezone.now(),
+        "preview": preview,
+        "resolved": ConversationStatus.RESOLVED,
+        "open": ConversationStatus.OPEN,
+        "sent_at": sent_at,
+        "pk": conversation.pk,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        raise Conversation.DoesNotExist
+    return dict(zip(_NOTED_FIELDS, row, strict=True))
 
 
 def message_receive(

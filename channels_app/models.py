@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from common.fields import EncryptedJSONField, EncryptedTextField
 from common.models import TimeStampedModel
+from common.validators import validate_timezone
 from inbox.models import Inbox, Message, Team
 
 from .enums import (
@@ -23,7 +24,6 @@ from .widget.validators import (
     validate_color,
     validate_content_types,
     validate_origins,
-    validate_timezone,
 )
 
 

@@ -9,6 +9,7 @@ CONVERSATION = "conversations/<uuid:uuid>/"
 urlpatterns = [
     path("me/", MeApi.as_view(), name="api-me"),
     path("", include("customers.api_urls")),
+    path("", include("inbox.api_notifications")),
     path("conversations/", inbox_api.ConversationListApi.as_view(), name="api-conversation-list"),
     path(CONVERSATION, inbox_api.ConversationDetailApi.as_view(), name="api-conversation-detail"),
     path(

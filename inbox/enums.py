@@ -51,3 +51,42 @@ DELIVERY_PROGRESS = {
     DeliveryStatus.DELIVERED: 2,
     DeliveryStatus.READ: 3,
 }
+
+
+class InboxVisibility(models.TextChoices):
+    """What an agent of an inbox sees of its conversations."""
+
+    ALL = "all", _("All of the inbox's conversations")
+    ASSIGNED = "assigned", _("Only those assigned to them, and unassigned ones")
+
+
+class AssignmentMethod(models.TextChoices):
+    ROUND_ROBIN = "round_robin", _("Round robin")
+    LEAST_LOADED = "least_loaded", _("Least loaded")
+    MANUAL = "manual", _("Manual (the team's queue)")
+
+
+class Availability(models.TextChoices):
+    ONLINE = "online", _("Online")
+    BUSY = "busy", _("Busy")
+    OFFLINE = "offline", _("Offline")
+
+
+class SlaTarget(models.TextChoices):
+    FIRST_RESPONSE = "first_response", _("First response")
+    NEXT_RESPONSE = "next_response", _("Next response")
+    RESOLUTION = "resolution", _("Resolution")
+
+
+class NotificationKind(models.TextChoices):
+    MENTION = "mention", _("Mention")
+    ASSIGNED = "assigned", _("Assigned to you")
+    TRANSFER = "transfer", _("Transfer")
+    SLA_BREACH = "sla_breach", _("SLA breach")
+    LOCK_BROKEN = "lock_broken", _("Claim broken")
+
+
+class HoursCondition(models.TextChoices):
+    ANY = "", _("Any time")
+    INSIDE = "inside", _("Inside business hours")
+    OUTSIDE = "outside", _("Outside business hours")

@@ -74,9 +74,11 @@ def _inbox_team_ids(inbox_id: int) -> list[int]:
 def _conversation_for_push(conversation_id: int) -> Conversation:
     """The conversation as committed, with what its push shows and the teams of its inbox
     (for `agent_groups`), in one query."""
+    from .selectors import with_list_fields
+
     inbox_teams = Inbox.teams.through.objects.filter(inbox_id=OuterRef("inbox_id"))
     return (
-        Conversation.objects.select_related("customer", "inbox__channel", "assignee", "team")
+        with_list_fields(Conversation.objects.all())
         .annotate(inbox_team_ids=ArraySubquery(inbox_teams.values("team_id")))
         .get(pk=conversation_id)
     )
@@ -248,3 +250,12 @@ def push_typing(
         _send(_visitor_groups(conversation), event)
         # Other agents see that a colleague is typing too.
         _send(agent_groups(conversation), {**event, "agent_id": agent.pk if agent else None})
+
+
+def push_notification(notification) -> None:
+    from .serializers import NotificationSerializer
+
+    _send(
+        [user_group(notification.user_id)],
+        {"type": "notification", "notification": NotificationSerializer(notification).data},
+    )

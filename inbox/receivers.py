@@ -6,13 +6,12 @@ from customers.signals import customer_split, customers_merged
 
 from . import realtime
 from .models import Conversation
+from .selectors import with_list_fields
 
 
 @receiver(customers_merged)
 @receiver(customer_split)
 def push_moved_conversations(sender, record, **kwargs) -> None:
     moved = record.moved.get(Conversation._meta.label_lower, {}).get("pks", [])
-    for conversation in Conversation.objects.filter(pk__in=moved).select_related(
-        "customer", "inbox__channel", "assignee", "team"
-    ):
+    for conversation in with_list_fields(Conversation.objects.filter(pk__in=moved)):
         realtime.push_conversation_updated(conversation)

@@ -1,3 +1,4 @@
+from django.contrib.postgres.expressions import ArraySubquery
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from accounts.enums import Role
@@ -23,11 +24,17 @@ def conversation_visibility_filter(*, user: User) -> Q | None:
     return Q(inbox__in=inboxes) | Q(team__in=teams) | Q(assignee=user)
 
 
+def with_list_fields(conversations: QuerySet[Conversation]) -> QuerySet[Conversation]:
+    """What `ConversationSerializer` shows, read with the conversations in one query."""
+    tags = Conversation.tags.through.objects.filter(conversation_id=OuterRef("pk"))
+    return conversations.select_related(
+        "customer", "inbox__channel", "assignee", "team", "claimed_by"
+    ).annotate(tag_names=ArraySubquery(tags.values("tag__name")))
+
+
 def conversation_list(*, user: User) -> QuerySet[Conversation]:
     """Every conversation the user may see; the one gate for lists, pages and sockets."""
-    conversations = Conversation.objects.select_related(
-        "customer", "inbox__channel", "assignee", "team"
-    )
+    conversations = with_list_fields(Conversation.objects.all())
     if not user.is_authenticated or not user.is_active or user.role is None:
         return conversations.none()
     condition = conversation_visibility_filter(user=user)
@@ -96,7 +103,7 @@ def message_list(
     `before` (or the newest when neither is given). Returns (messages, has_more)."""
     messages = (
         Message.objects.filter(conversation=conversation)
-        .select_related("author")
+        .select_related("author", "reply_to")
         .prefetch_related("attachments")
     )
     if after is not None:

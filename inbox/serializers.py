@@ -9,7 +9,7 @@ from accounts.models import User
 from customers.models import Customer, Identity
 
 from .files import attachment_url
-from .models import Attachment, Conversation, Message
+from .models import Attachment, Conversation, Message, Notification
 
 
 class UserRefSerializer(serializers.ModelSerializer):
@@ -38,6 +38,12 @@ class MessageSerializer(serializers.ModelSerializer):
 
     author = UserRefSerializer(allow_null=True)
     attachments = AttachmentSerializer(many=True)
+    reply_to = serializers.IntegerField(
+        source="reply_to.seq",
+        allow_null=True,
+        default=None,
+        help_text="The seq of the message this one quotes.",
+    )
     content = serializers.JSONField(
         help_text=(
             "Structured parts beside the text, each key present only when used: location "
@@ -65,9 +71,12 @@ class MessageSerializer(serializers.ModelSerializer):
             "sent_at",
             "delivery_status",
             "delivery_error",
+            "private",
+            "reply_to",
             "created_at",
         ]
         extra_kwargs = {
+            "private": {"help_text": "A note or an activity entry: staff only, never delivered."},
             "sent_at": {
                 "help_text": "When it was sent, by the provider's clock for inbound messages."
             },
@@ -131,6 +140,8 @@ class ConversationSerializer(serializers.ModelSerializer):
     customer = CustomerRefSerializer()
     assignee = UserRefSerializer(allow_null=True)
     team = serializers.CharField(source="team.name", allow_null=True, default=None)
+    tags = serializers.SerializerMethodField()
+    claimed_by = UserRefSerializer(allow_null=True)
 
     class Meta:
         model = Conversation
@@ -149,8 +160,28 @@ class ConversationSerializer(serializers.ModelSerializer):
             "unread_count",
             "agent_read_seq",
             "customer_read_seq",
+            "language",
+            "tags",
+            "snoozed_until",
+            "queued_at",
+            "claimed_by",
+            "claimed_until",
+            "first_response_due_at",
+            "next_response_due_at",
+            "resolution_due_at",
             "created_at",
         ]
+        extra_kwargs = {
+            "queued_at": {"help_text": "Waiting in the queue for an agent since then."},
+            "claimed_until": {"help_text": "Only `claimed_by` may reply until then."},
+        }
+
+    def get_tags(self, conversation: Conversation) -> list[str]:
+        # Read with the conversation where it is listed or pushed (`tag_names`).
+        names = getattr(conversation, "tag_names", None)
+        if names is None:
+            names = [tag.name for tag in conversation.tags.all()]
+        return sorted(names)
 
     @extend_schema_field(
         {
@@ -308,3 +339,23 @@ def client_id_from(request, data: dict) -> str | None:
     header = request.headers.get("Idempotency-Key", "").strip()
     field = serializers.RegexField(**CLIENT_ID_FIELD)
     return field.run_validation(header) if header else None
+
+
+class NotificationSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="uuid")
+    conversation = serializers.UUIDField(source="conversation.uuid", allow_null=True, default=None)
+    seq = serializers.IntegerField(source="message.seq", allow_null=True, default=None)
+    actor = UserRefSerializer(allow_null=True)
+
+    class Meta:
+        model = Notification
+        fields = ["id", "kind", "text", "conversation", "seq", "actor", "created_at", "read_at"]
+
+
+class NotificationsReadInputSerializer(serializers.Serializer):
+    ids = serializers.ListField(
+        child=serializers.UUIDField(),
+        required=False,
+        max_length=500,
+        help_text="The notifications to mark read; leave out to mark all read.",
+    )

@@ -1,7 +1,6 @@
 """Validation of the widget settings admins type in."""
 
 import re
-import zoneinfo
 from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
@@ -36,11 +35,6 @@ def parse_origins(text: str) -> list[str]:
 
 def validate_origins(text: str) -> None:
     parse_origins(text)
-
-
-def validate_timezone(value: str) -> None:
-    if value not in zoneinfo.available_timezones():
-        raise ValidationError(_("“%(tz)s” is not a known time zone."), params={"tz": value})
 
 
 def validate_business_hours(value) -> None:

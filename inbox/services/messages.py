@@ -11,17 +11,17 @@ from accounts.models import User
 from customers.models import Customer, Identity
 from customers.services import customer_touch
 
-from . import realtime
-from .enums import (
+from .. import realtime
+from ..enums import (
     DELIVERY_PROGRESS,
     ConversationStatus,
     DeliveryStatus,
     MessageDirection,
     SenderType,
 )
-from .files import AttachmentUpload
-from .models import Attachment, Conversation, Inbox, Message, Team
-from .outbound import ReplyBlocked, ReplyDraft, reply_enqueue, reply_plan, reply_retry
+from ..files import AttachmentUpload
+from ..models import Attachment, Conversation, Inbox, Message, Team
+from ..outbound import ReplyBlocked, ReplyDraft, reply_enqueue, reply_plan, reply_retry
 
 PREVIEW_LENGTH = 200
 

@@ -1,0 +1,61 @@
+"""A staff member's notifications: mentions, assignments, transfers, SLA breaches."""
+
+from django.urls import path
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.generics import ListAPIView
+from rest_framework.parsers import JSONParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from common.api.pagination import CreatedCursorPagination
+
+from .api import ERRORS
+from .models import Notification
+from .serializers import NotificationSerializer, NotificationsReadInputSerializer
+from .services.notifications import notifications_mark_read
+
+
+class NotificationPagination(CreatedCursorPagination):
+    ordering = ("-created_at", "-id")
+
+
+@extend_schema(
+    summary="My notifications, newest first (cursor-paginated)",
+    parameters=[OpenApiParameter("unread", bool, description="Only those not read yet.")],
+)
+class NotificationListApi(ListAPIView):
+    serializer_class = NotificationSerializer
+    pagination_class = NotificationPagination
+
+    def get_queryset(self):
+        notifications = Notification.objects.filter(user=self.request.user).select_related(
+            "conversation", "message", "actor"
+        )
+        if self.request.query_params.get("unread") in ("1", "true"):
+            notifications = notifications.filter(read_at__isnull=True)
+        return notifications
+
+
+class NotificationsReadApi(APIView):
+    parser_classes = [JSONParser]
+
+    @extend_schema(
+        summary="Mark my notifications read (the given ones, or all)",
+        request=NotificationsReadInputSerializer,
+        responses={
+            200: inline_serializer("NotificationsRead", {"marked": serializers.IntegerField()}),
+            **ERRORS,
+        },
+    )
+    def post(self, request):
+        data = NotificationsReadInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        marked = notifications_mark_read(user=request.user, uuids=data.validated_data.get("ids"))
+        return Response({"marked": marked})
+
+
+urlpatterns = [
+    path("notifications/", NotificationListApi.as_view(), name="api-notification-list"),
+    path("notifications/read/", NotificationsReadApi.as_view(), name="api-notifications-read"),
+]

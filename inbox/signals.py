@@ -1,0 +1,6 @@
+"""Facts `inbox` announces, sent on commit, for receivers here and in apps above it."""
+
+from django.dispatch import Signal
+
+# conversation: the Conversation, just resolved; actor: the User, or None when automatic
+conversation_resolved = Signal()

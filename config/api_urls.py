@@ -10,6 +10,9 @@ urlpatterns = [
     path("me/", MeApi.as_view(), name="api-me"),
     path("", include("customers.api_urls")),
     path("", include("inbox.api_notifications")),
+    path("", include("inbox.api_routing")),
+    path("", include("inbox.api_workflow")),
+    path("", include("inbox.api_search")),
     path("conversations/", inbox_api.ConversationListApi.as_view(), name="api-conversation-list"),
     path(CONVERSATION, inbox_api.ConversationDetailApi.as_view(), name="api-conversation-detail"),
     path(

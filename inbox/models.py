@@ -294,6 +294,9 @@ class Conversation(TimeStampedModel):
     required_skills = ArrayField(
         models.CharField(max_length=50), default=list, blank=True, verbose_name=_("skills needed")
     )
+    # When routing rules were applied (NULL: not yet; routing runs once, on the first
+    # customer message, so that the language is known).
+    routed_at = models.DateTimeField(_("routed at"), null=True, blank=True)
     # Waiting in the queue for an agent since then (oldest first, priority first); NULL when
     # assigned or not waiting.
     queued_at = models.DateTimeField(_("queued since"), null=True, blank=True)

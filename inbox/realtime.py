@@ -184,7 +184,7 @@ def push_message_created(message: Message) -> None:
                 },
             ),
             (
-                _visitor_groups(conversation),
+                [] if message.private else _visitor_groups(conversation),
                 {
                     "type": "message.created",
                     "conversation": str(conversation.uuid),
@@ -210,7 +210,7 @@ def push_message_updated(message: Message) -> None:
         },
     )
     _send(
-        _visitor_groups(conversation),
+        [] if message.private else _visitor_groups(conversation),
         {
             "type": "message.updated",
             "conversation": str(conversation.uuid),

@@ -98,14 +98,19 @@ def message_list(
     after: int | None = None,
     before: int | None = None,
     limit: int = 50,
+    for_customer: bool = False,
 ) -> tuple[list[Message], bool]:
     """Messages in `seq` order: the first `limit` after `after`, or the last `limit` before
-    `before` (or the newest when neither is given). Returns (messages, has_more)."""
+    `before` (or the newest when neither is given). Returns (messages, has_more).
+    `for_customer` leaves out private notes and activity (their seqs are gaps to the
+    customer, who learns the newest seq from the conversation)."""
     messages = (
         Message.objects.filter(conversation=conversation)
         .select_related("author", "reply_to")
         .prefetch_related("attachments")
     )
+    if for_customer:
+        messages = messages.filter(private=False)
     if after is not None:
         page = list(messages.filter(seq__gt=after).order_by("seq")[: limit + 1])
         return page[:limit], len(page) > limit

@@ -264,7 +264,7 @@ class WidgetMessagesApi(WidgetApiView):
         messages, has_more = [], False
         if conversation is not None:
             messages, has_more = message_list(
-                conversation=conversation, **message_page_params(request)
+                conversation=conversation, for_customer=True, **message_page_params(request)
             )
         page = {"results": messages, "has_more": has_more, "conversation": conversation}
         return Response(WidgetMessagePageSerializer(page).data)

@@ -22,6 +22,7 @@ from ..enums import (
 from ..files import AttachmentUpload
 from ..models import Attachment, Conversation, Inbox, Message, Team
 from ..outbound import ReplyBlocked, ReplyDraft, reply_enqueue, reply_plan, reply_retry
+from ..signals import message_created
 
 PREVIEW_LENGTH = 200
 
@@ -61,6 +62,8 @@ def message_append(
     sent_at: datetime.datetime | None = None,
     content: dict | None = None,
     delivery_status: str = "",
+    private: bool = False,
+    reply_to: Message | None = None,
 ) -> tuple[Message, bool]:
     """Store a message with its conversation's next `seq`; returns (message, created).
 
@@ -76,11 +79,14 @@ def message_append(
         with transaction.atomic():
             noted = _conversation_note_message(
                 conversation,
+                private=private,
                 preview=preview[:PREVIEW_LENGTH],
                 counts_as_customer=(
-                    direction == MessageDirection.INBOUND and not content.get("automated")
+                    not private
+                    and direction == MessageDirection.INBOUND
+                    and not content.get("automated")
                 ),
-                by_agent=sender_type == SenderType.AGENT,
+                by_agent=not private and sender_type == SenderType.AGENT,
                 sent_at=sent_at,
             )
             message = Message.objects.create(
@@ -95,6 +101,8 @@ def message_append(
                 sent_at=sent_at,
                 content=content,
                 delivery_status=delivery_status,
+                private=private,
+                reply_to=reply_to,
             )
             stored = [
                 Attachment.objects.create(
@@ -108,6 +116,9 @@ def message_append(
             ]
             _attachments_known(message, stored)
             transaction.on_commit(partial(realtime.push_message_created, message), robust=True)
+            transaction.on_commit(
+                partial(message_created.send, sender=Message, message=message), robust=True
+            )
     except IntegrityError:
         # A concurrent retry with the same client_id won the race: return its message.
         if client_id:
@@ -143,6 +154,7 @@ _NOTED_FIELDS = (
 def _conversation_note_message(
     conversation: Conversation,
     *,
+    private: bool,
     preview: str,
     counts_as_customer: bool,
     by_agent: bool,
@@ -150,12 +162,9 @@ def _conversation_note_message(
 ) -> dict:
     """Takes the next message number and records the message on its conversation in one
     UPDATE … RETURNING, which holds the row lock until commit. Returns the new values."""
-    assignments = [
-        "last_seq = last_seq + 1",
-        "last_message_at = %(now)s",
-        "last_message_preview = %(preview)s",
-        "updated_at = %(now)s",
-    ]
+    assignments = ["last_seq = last_seq + 1", "updated_at = %(now)s"]
+    if not private:  # a note or an activity entry takes a number and nothing else
+        assignments += ["last_message_at = %(now)s", "last_message_preview = %(preview)s"]
     if counts_as_customer:
         assignments += [
             "unread_count = unread_count + 1",

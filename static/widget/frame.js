@@ -205,6 +205,8 @@
             if (r.results.length) lastSeq = Math.max(lastSeq, r.results[0].seq - 1);
             r.results.forEach((m) => add(m));
           } else r.results.forEach((m) => add(m, true));
+          // Read before the page, so everything up to it is held: staff notes' seqs are gaps.
+          if (!more && r.conversation) lastSeq = Math.max(lastSeq, r.conversation.last_seq);
         } while (more);
       } while (again);
     } catch { /* the next ready / online event tries again */ }

@@ -124,3 +124,22 @@ def test_a_retry_leaves_the_callers_conversation_as_it_was():
     assert stale.last_seq == 1  # the rolled-back UPDATE's number never reached it
     conversation.refresh_from_db()
     assert conversation.last_seq == 2
+
+
+@pytest.mark.django_db
+def test_a_private_note_takes_a_number_and_nothing_else():
+    conversation = ConversationFactory()
+    _append(conversation, "customer asks")
+    before = Conversation.objects.get(pk=conversation.pk)
+    note, _ = message_append(
+        conversation=conversation,
+        direction=MessageDirection.OUTBOUND,
+        sender_type=SenderType.AGENT,
+        body="internal: check the refund policy",
+        private=True,
+    )
+    conversation.refresh_from_db()
+    assert (note.seq, conversation.last_seq) == (2, 2)
+    assert conversation.unread_count == 1  # an agent's note is not a reply: still unread
+    assert conversation.last_message_preview == "customer asks"
+    assert conversation.last_message_at == before.last_message_at

@@ -35,7 +35,16 @@ class WidgetConfigInline(admin.StackedInline):
     fieldsets = (
         (None, {"fields": ("title", "greeting", "color", "avatar_url", "position", "language")}),
         (_("Pre-chat form"), {"fields": ("prechat_name", "prechat_email", "prechat_phone")}),
-        (_("Availability"), {"fields": ("away_message", "business_hours", "timezone")}),
+        (
+            _("Availability"),
+            {
+                "fields": ("away_message",),
+                "description": _(
+                    "The widget is away outside the business hours of the channel's inbox "
+                    "(Inbox → business hours) and when no agent of the inbox is online."
+                ),
+            },
+        ),
         (_("Files"), {"fields": ("attachment_types", "attachment_max_mb")}),
         (_("Security and sound"), {"fields": ("allowed_origins", "sound")}),
         (

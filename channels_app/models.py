@@ -8,7 +8,6 @@ from django.utils.translation import gettext_lazy as _
 
 from common.fields import EncryptedJSONField, EncryptedTextField
 from common.models import TimeStampedModel
-from common.validators import validate_timezone
 from inbox.models import Inbox, Message, Team
 
 from .enums import (
@@ -20,7 +19,6 @@ from .enums import (
     WidgetPosition,
 )
 from .widget.validators import (
-    validate_business_hours,
     validate_color,
     validate_content_types,
     validate_origins,
@@ -243,22 +241,6 @@ class WidgetConfig(TimeStampedModel):
         max_length=500,
         blank=True,
         help_text=_("Shown when no agent is online or outside business hours."),
-    )
-    business_hours = models.JSONField(
-        _("business hours"),
-        default=dict,
-        blank=True,
-        validators=[validate_business_hours],
-        help_text=_(
-            'Per weekday, e.g. {"mon": [["09:00", "18:00"]], "tue": [["09:00", "18:00"]]}. '
-            "A weekday left out is closed; empty means always open."
-        ),
-    )
-    timezone = models.CharField(
-        _("time zone of the business hours"),
-        max_length=64,
-        default="UTC",
-        validators=[validate_timezone],
     )
     allowed_origins = models.TextField(
         _("allowed websites"),

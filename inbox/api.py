@@ -13,18 +13,20 @@ from rest_framework.views import APIView
 from common.api.errors import ErrorResponseSerializer, error_body
 from common.api.pagination import CreatedCursorPagination
 
+from .api_search import FILTER_PARAMETERS
 from .files import AttachmentRejected, AttachmentUpload, attachment_check
 from .outbound import ReplyBlocked
+from .search import conversation_search, filters_from_params
 from .selectors import conversation_get, conversation_list_for_view, message_list
 from .serializers import (
     AttachmentInputSerializer,
     ConversationDetailSerializer,
     ConversationSerializer,
-    MessageInputSerializer,
     MessagePageSerializer,
     MessageRetryInputSerializer,
     MessageSerializer,
     ReadInputSerializer,
+    ReplyInputSerializer,
     TypingInputSerializer,
     client_id_from,
 )
@@ -92,7 +94,8 @@ def conversation_or_404(request, uuid):
             enum=["all", "mine", "unassigned"],
             description="`mine`: assigned to me; `unassigned`; `all` (default): all I may see.",
         ),
-        OpenApiParameter("status", str, enum=["open", "pending", "snoozed", "resolved"]),
+        OpenApiParameter("q", str, description="Full-text search, as `GET /api/v1/search/`."),
+        *FILTER_PARAMETERS,
     ],
 )
 class ConversationListApi(ListAPIView):
@@ -103,10 +106,13 @@ class ConversationListApi(ListAPIView):
         view = self.request.query_params.get("view", "all")
         if view not in ("all", "mine", "unassigned"):
             raise ValidationError({"view": [_("Use all, mine or unassigned.")]})
-        conversations = conversation_list_for_view(user=self.request.user, view=view)
-        if state := self.request.query_params.get("status"):
-            conversations = conversations.filter(status=state)
-        return conversations
+        filters = filters_from_params(self.request.query_params)  # a 400 on a bad value
+        return conversation_search(
+            user=self.request.user,
+            q=filters.pop("q", ""),
+            filters=filters,
+            conversations=conversation_list_for_view(user=self.request.user, view=view),
+        )
 
 
 class ConversationDetailApi(APIView):
@@ -173,12 +179,12 @@ class MessageListCreateApi(APIView):
             "delivered and read, or to failed with the provider's reason."
             + REPLY_BLOCKED_DESCRIPTION
         ),
-        request=MessageInputSerializer,
+        request=ReplyInputSerializer,
         responses={201: MessageSerializer, 200: MessageSerializer, **REPLY_ERRORS},
     )
     def post(self, request, uuid):
         conversation = conversation_or_404(request, uuid)
-        data = MessageInputSerializer(data=request.data)
+        data = ReplyInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         try:
             message, created = message_send(
@@ -188,6 +194,7 @@ class MessageListCreateApi(APIView):
                 client_id=client_id_from(request, data.validated_data),
                 template=data.validated_data.get("template"),
                 options=data.validated_data.get("options"),
+                reply_to=data.validated_data.get("reply_to"),
             )
         except ReplyBlocked as blocked:
             return reply_blocked_response(blocked)

@@ -7,4 +7,8 @@ class InboxConfig(AppConfig):
     verbose_name = _("Inbox")
 
     def ready(self) -> None:
-        from . import receivers  # noqa: F401
+        from . import (
+            receivers,  # noqa: F401
+            receivers_csat,  # noqa: F401
+            receivers_workflow,  # noqa: F401
+        )

@@ -10,6 +10,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from .presence import agent_present
 from .realtime import PUSH
 from .selectors import conversation_get, realtime_groups_for_user
+from .services.availability import console_connected, console_disconnected
 
 # Close codes in the application range (4000-4999) that clients act on.
 CLOSE_UNAUTHENTICATED = 4401
@@ -17,6 +18,7 @@ CLOSE_UNAUTHENTICATED = 4401
 
 class ConsoleConsumer(AsyncJsonWebsocketConsumer):
     groups_joined: list[str]
+    present_user_id: int | None = None
 
     async def connect(self):
         self.groups_joined = []
@@ -33,7 +35,8 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
         for group in groups:
             await self.channel_layer.group_add(group, self.channel_name)
         self.groups_joined = groups
-        await database_sync_to_async(agent_present)(user_id=user.pk)
+        self.present_user_id = user.pk
+        await database_sync_to_async(console_connected)(user=user)
         await self.send_json({"type": "ready"})
 
     @staticmethod
@@ -43,6 +46,10 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
     async def disconnect(self, code):
         for group in self.groups_joined:
             await self.channel_layer.group_discard(group, self.channel_name)
+        # Only a socket counted on connect is counted off (a refused one never was).
+        if getattr(self, "present_user_id", None) is not None:
+            user_id, self.present_user_id = self.present_user_id, None
+            await database_sync_to_async(console_disconnected)(user_id=user_id)
 
     async def receive_json(self, content, **kwargs):
         # The only message a console sends is its heartbeat, which keeps the agent present.

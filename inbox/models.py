@@ -4,6 +4,7 @@ from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.db.models import Value
 from django.db.models.functions import Now
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -292,7 +293,11 @@ class Conversation(TimeStampedModel):
     )
     # Skills an agent needs to be assigned (set by a routing rule), e.g. ["zh", "billing"].
     required_skills = ArrayField(
-        models.CharField(max_length=50), default=list, blank=True, verbose_name=_("skills needed")
+        models.CharField(max_length=50),
+        default=list,
+        db_default=Value([], output_field=ArrayField(models.CharField(max_length=50))),
+        blank=True,
+        verbose_name=_("skills needed"),
     )
     # When routing rules were applied (NULL: not yet; routing runs once, on the first
     # customer message, so that the language is known).

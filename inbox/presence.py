@@ -20,3 +20,8 @@ def agent_present(*, user_id: int) -> None:
 def any_agent_present(*, user_ids: Iterable[int]) -> bool:
     keys = [_key(user_id) for user_id in user_ids]
     return bool(keys) and bool(cache.get_many(keys))
+
+
+def agent_absent(*, user_id: int) -> None:
+    """The user's last console closed: present no longer, without waiting for the lapse."""
+    cache.delete(_key(user_id))

@@ -51,15 +51,32 @@ def _visitor_groups(conversation: Conversation) -> list[str]:
     return [visitor_group(identity_id=conversation.identity_id, inbox_id=conversation.inbox_id)]
 
 
+def unassigned_group(group: str) -> str:
+    """The group of the unassigned conversations of an inbox or team (`inbox.<id>`)."""
+    return f"{group}.unassigned"
+
+
 def agent_groups(conversation: Conversation) -> list[str]:
-    """Every group whose members may see this conversation."""
-    groups = [STAFF_GROUP, f"inbox.{conversation.inbox_id}"]
+    """Every group whose members may see this conversation. In an inbox open to all its
+    agents: the inbox's and teams' groups. In an inbox whose visibility is "assigned", its
+    agents see only their own and the unassigned conversations: the inbox's and teams'
+    `.unassigned` groups while it is unassigned, and the assignee's own group. (When a
+    conversation is assigned, those who saw it before and no longer do are told by
+    `push_conversation_moved`.)"""
+    from .enums import InboxVisibility
+
     team_ids = getattr(conversation, "inbox_team_ids", None)  # read with it (_for_push)
     if team_ids is None:
         team_ids = _inbox_team_ids(conversation.inbox_id)
-    groups += [f"team.{team_id}" for team_id in team_ids]
+    paths = [f"inbox.{conversation.inbox_id}"] + [f"team.{team_id}" for team_id in team_ids]
     if conversation.team_id:
-        groups.append(f"team.{conversation.team_id}")
+        paths.append(f"team.{conversation.team_id}")
+    if conversation.inbox.visibility != InboxVisibility.ASSIGNED:
+        groups = [STAFF_GROUP, *paths]
+    elif conversation.assignee_id is None:
+        groups = [STAFF_GROUP, *(unassigned_group(path) for path in paths)]
+    else:
+        groups = [STAFF_GROUP]
     if conversation.assignee_id:
         groups.append(user_group(conversation.assignee_id))
     return list(dict.fromkeys(groups))
@@ -259,3 +276,24 @@ def push_notification(notification) -> None:
         [user_group(notification.user_id)],
         {"type": "notification", "notification": NotificationSerializer(notification).data},
     )
+
+
+def push_csat_requested(conversation: Conversation, *, question: str) -> None:
+    """The widget asks its visitor to rate the resolved conversation (1 to 5)."""
+    _send(
+        _visitor_groups(conversation),
+        {"type": "csat", "conversation": str(conversation.uuid), "question": question},
+    )
+
+
+def push_conversation_moved(conversation: Conversation, *, previous_groups: list[str]) -> None:
+    """A conversation changed hands (assignee, team or inbox): `conversation.updated` to
+    who sees it now, and `conversation.removed` (its id only) to the groups that saw it
+    before and no longer do, so that their lists drop the row. `previous_groups` is
+    `agent_groups(conversation)` read before the change. A member of a group that lost it
+    may still see it by another path (it was assigned to them): the console treats
+    `conversation.removed` as a hint and asks the API for the conversation (404: gone)."""
+    push_conversation_updated(conversation)
+    current = set(agent_groups(conversation))
+    gone = [group for group in previous_groups if group not in current]
+    _send(gone, {"type": "conversation.removed", "conversation": str(conversation.uuid)})

@@ -5,6 +5,7 @@ from accounts.enums import Role
 from accounts.models import User
 from customers.models import Customer
 
+from .enums import InboxVisibility
 from .models import Conversation, Inbox, Message, Team
 
 SEE_ALL_ROLES = {Role.ADMIN, Role.SUPERVISOR}
@@ -13,15 +14,21 @@ SEE_ALL_ROLES = {Role.ADMIN, Role.SUPERVISOR}
 def conversation_visibility_filter(*, user: User) -> Q | None:
     """None when the user sees every conversation, else the condition they are limited to:
     the inboxes they or their teams belong to, their teams' conversations, and those
-    assigned to them. The inbox and team ids are subqueries, so the condition reads only
-    the conversation's own columns: no join that could repeat a row, little to plan (joins
-    through the memberships took longer to plan than to run), and the list can be read in
-    its order (`conv_last_message_idx`) and stop at a page."""
+    assigned to them; in an inbox whose `visibility` is "assigned", of the first two paths
+    only the unassigned conversations (docs/search.md). The inbox and team ids are
+    subqueries, so the condition reads only the conversation's own columns: no join that
+    could repeat a row, little to plan (joins through the memberships took longer to plan
+    than to run), and the list can be read in its order (`conv_last_message_idx`) and stop
+    at a page. The "assigned" inboxes are a subquery too (hashed once, a handful of rows):
+    while there are none, `NOT IN` is true for every row and the shape is today's."""
     if user.role in SEE_ALL_ROLES:
         return None
     inboxes = Inbox.objects.filter(Q(members=user) | Q(teams__members=user)).values("pk")
     teams = Team.objects.filter(members=user).values("pk")
-    return Q(inbox__in=inboxes) | Q(team__in=teams) | Q(assignee=user)
+    restricted = Inbox.objects.filter(visibility=InboxVisibility.ASSIGNED).values("pk")
+    return (Q(inbox__in=inboxes) | Q(team__in=teams)) & (
+        ~Q(inbox__in=restricted) | Q(assignee__isnull=True)
+    ) | Q(assignee=user)
 
 
 def with_list_fields(conversations: QuerySet[Conversation]) -> QuerySet[Conversation]:
@@ -69,8 +76,13 @@ def customer_list(*, user: User) -> QuerySet[Customer]:
         "pk", flat=True
     )
     team_ids = user.teams.values_list("pk", flat=True)
+    restricted = Inbox.objects.filter(visibility=InboxVisibility.ASSIGNED).values_list(
+        "pk", flat=True
+    )
     visible = Conversation.objects.filter(customer=OuterRef("pk")).filter(
-        Q(inbox__in=list(set(inbox_ids))) | Q(team__in=list(team_ids)) | Q(assignee=user)
+        (Q(inbox__in=list(set(inbox_ids))) | Q(team__in=list(team_ids)))
+        & (~Q(inbox__in=list(restricted)) | Q(assignee__isnull=True))
+        | Q(assignee=user)
     )
     return customers.filter(Exists(visible))
 
@@ -122,12 +134,25 @@ def message_list(
 
 def realtime_groups_for_user(*, user: User) -> list[str]:
     """The realtime groups a console socket joins: the same paths as
-    `conversation_visibility_filter`, so a user hears of exactly what they may see."""
+    `conversation_visibility_filter`, so a user hears of exactly what they may see. An
+    inbox whose visibility is "assigned" is joined as `inbox.<id>.unassigned`; a team both
+    as `team.<id>` (its conversations in inboxes open to all) and, while any inbox is
+    "assigned", `team.<id>.unassigned` (its unassigned ones there); the user's own as
+    `user.<id>`
+    (`realtime.agent_groups` is the other half of the rule)."""
     from . import realtime
 
     groups = [realtime.user_group(user.pk)]
     if user.role in SEE_ALL_ROLES:
         groups.append(realtime.STAFF_GROUP)
-    groups += [f"inbox.{pk}" for pk in user.inboxes.values_list("pk", flat=True)]
-    groups += [f"team.{pk}" for pk in user.teams.values_list("pk", flat=True)]
+    for pk, visibility in user.inboxes.values_list("pk", "visibility"):
+        restricted = visibility == InboxVisibility.ASSIGNED
+        groups.append(realtime.unassigned_group(f"inbox.{pk}") if restricted else f"inbox.{pk}")
+    # A team's unassigned conversations of "assigned" inboxes: only while such an inbox
+    # exists (a conversation of any inbox may be given to the team).
+    any_restricted = Inbox.objects.filter(visibility=InboxVisibility.ASSIGNED).exists()
+    for pk in user.teams.values_list("pk", flat=True):
+        groups.append(f"team.{pk}")
+        if any_restricted:
+            groups.append(realtime.unassigned_group(f"team.{pk}"))
     return groups

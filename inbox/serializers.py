@@ -292,6 +292,14 @@ class MessageInputSerializer(serializers.Serializer):
         return data
 
 
+class ReplyInputSerializer(MessageInputSerializer):
+    """An agent's reply: a message that may quote one of the conversation's messages."""
+
+    reply_to = serializers.IntegerField(
+        min_value=1, required=False, allow_null=True, help_text="The seq of the message quoted."
+    )
+
+
 class MessageRetryInputSerializer(serializers.Serializer):
     body = serializers.CharField(
         max_length=MAX_BODY_LENGTH,

@@ -6,7 +6,12 @@ from django.http import Http404
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.exceptions import NotAuthenticated, PermissionDenied, ValidationError
+from rest_framework.exceptions import (
+    NotAuthenticated,
+    NotFound,
+    PermissionDenied,
+    ValidationError,
+)
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -47,6 +52,7 @@ from .services import (
     VisitorUserRefused,
     visitor_contact_leave,
     visitor_conversation_get,
+    visitor_csat_submit,
     visitor_message_send,
     visitor_session_get,
     visitor_session_start,
@@ -54,6 +60,8 @@ from .services import (
     widget_availability,
     widget_channel_get,
     widget_config_get,
+    widget_csat_question,
+    widget_queue_position,
 )
 
 ERRORS = {
@@ -171,6 +179,19 @@ class ConversationStateSerializer(serializers.Serializer):
     last_seq = serializers.IntegerField()
     agent_read_seq = serializers.IntegerField()
     customer_read_seq = serializers.IntegerField()
+    queue_position = serializers.SerializerMethodField(
+        help_text="While waiting for an agent: 1 when next in the queue. Null otherwise."
+    )
+    csat_question = serializers.SerializerMethodField(
+        help_text="While a rating of the resolved conversation is awaited: the question to "
+        "show with a 1–5 choice (answer with `POST csat/`). Null otherwise."
+    )
+
+    def get_queue_position(self, conversation) -> int | None:
+        return widget_queue_position(conversation)
+
+    def get_csat_question(self, conversation) -> str | None:
+        return widget_csat_question(conversation)
 
 
 class SessionOutputSerializer(serializers.Serializer):
@@ -479,3 +500,47 @@ class WidgetStatusApi(WidgetApiView):
     )
     def get(self, request, public_key):
         return Response(widget_availability(self.channel, widget_config_get(self.channel)))
+
+
+class CsatInputSerializer(serializers.Serializer):
+    rating = serializers.IntegerField(
+        min_value=1,
+        max_value=5,
+        error_messages={
+            "invalid": _("Rate from 1 to 5."),
+            "min_value": _("Rate from 1 to 5."),
+            "max_value": _("Rate from 1 to 5."),
+        },
+    )
+    comment = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+
+
+class WidgetCsatApi(WidgetApiView):
+    parser_classes = [JSONParser]
+
+    def get_throttles(self):
+        return [*super().get_throttles(), WidgetSendThrottle()]
+
+    @extend_schema(
+        summary="The visitor rates their resolved conversation",
+        description=(
+            "A rating from 1 to 5 with an optional comment, for the session's conversation "
+            "while its rating request is open (24 hours from the request). Sending again "
+            "while it is open replaces the answer. 404 `csat_not_requested` when no rating "
+            "was asked (or it was asked more than 24 hours ago)."
+        ),
+        request=CsatInputSerializer,
+        responses={204: None, **ERRORS},
+        tags=["widget"],
+    )
+    def post(self, request, public_key):
+        data = CsatInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        csat = visitor_csat_submit(
+            session=self.session,
+            rating=data.validated_data["rating"],
+            comment=data.validated_data.get("comment", ""),
+        )
+        if csat is None:
+            raise NotFound(_("No rating was asked for."), code="csat_not_requested")
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -7,7 +7,6 @@ import hashlib
 import hmac
 import logging
 import uuid
-import zoneinfo
 from dataclasses import dataclass
 from functools import partial
 
@@ -30,13 +29,17 @@ from customers.services import (
     customers_kept_apart,
 )
 from inbox import realtime
+from inbox.enums import ConversationStatus
 from inbox.files import AttachmentUpload
-from inbox.models import Conversation, Message
+from inbox.models import Conversation, CsatResponse, Message
 from inbox.presence import any_agent_present
 from inbox.services import conversation_create, message_receive
+from inbox.services.assignment import queue_position
+from inbox.services.business_hours import hours_is_open
+from inbox.services.csat import csat_awaited_question, csat_submit
 
 from ..models import ChannelAccount, WidgetConfig, new_identity_secret
-from .validators import WEEKDAYS, parse_origins
+from .validators import parse_origins
 
 logger = logging.getLogger(__name__)
 
@@ -495,12 +498,9 @@ def visitor_message_send(
 
 
 def widget_is_within_hours(config: WidgetConfig, now: datetime.datetime | None = None) -> bool:
-    if not config.business_hours:
-        return True
-    local = (now or timezone.now()).astimezone(zoneinfo.ZoneInfo(config.timezone))
-    day = WEEKDAYS[local.weekday()]
-    clock = local.strftime("%H:%M")
-    return any(start <= clock < end for start, end in config.business_hours.get(day, []))
+    """Whether the channel's inbox is within its business hours (an inbox without any is
+    always open)."""
+    return hours_is_open(schedule=config.channel.inbox.business_hours, at=now or timezone.now())
 
 
 def widget_agents_online(channel: ChannelAccount) -> bool:
@@ -523,3 +523,34 @@ def widget_availability(channel: ChannelAccount, config: WidgetConfig) -> dict:
     within_hours = widget_is_within_hours(config)
     online = within_hours and widget_agents_online(channel)
     return {"online": online, "within_hours": within_hours}
+
+
+# --- Rating (CSAT) and the queue position -------------------------------------------------
+
+
+def visitor_csat_submit(
+    *, session: VisitorSession, rating: int, comment: str = ""
+) -> CsatResponse | None:
+    """The visitor's rating of their conversation, while its request is open (None when no
+    rating was asked, or it was asked more than 24 hours ago)."""
+    conversation = visitor_conversation_get(session=session)
+    if conversation is None:
+        return None
+    return csat_submit(conversation=conversation, rating=rating, comment=comment)
+
+
+def widget_csat_question(conversation: Conversation) -> str | None:
+    """The rating question while the widget awaits a rating, else None."""
+    return csat_awaited_question(conversation=conversation)
+
+
+def widget_queue_position(conversation: Conversation) -> int | None:
+    """The conversation's place in its team's queue (1: next) while it waits for an agent;
+    None when it is not waiting. The widget re-reads it on its heartbeat."""
+    if (
+        conversation.queued_at is None
+        or conversation.assignee_id is not None
+        or conversation.status == ConversationStatus.RESOLVED
+    ):
+        return None
+    return queue_position(conversation=conversation)

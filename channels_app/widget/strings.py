@@ -41,4 +41,7 @@ def widget_strings() -> dict[str, str]:
         "lead_thanks": _("Thank you! We'll get back to you soon."),
         "unread": _("%(count)s new messages"),
         "load_older": _("Load earlier messages"),
+        "queue": _("You are number %(n)s in the queue."),
+        "comment": _("Add a comment (optional)"),
+        "rated": _("Thank you for your rating!"),
     }

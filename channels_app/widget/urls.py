@@ -15,4 +15,5 @@ urlpatterns = [
     path(WIDGET_API + "typing/", api.WidgetTypingApi.as_view(), name="widget-typing"),
     path(WIDGET_API + "user/", api.WidgetUserApi.as_view(), name="widget-user"),
     path(WIDGET_API + "contact/", api.WidgetContactApi.as_view(), name="widget-contact"),
+    path(WIDGET_API + "csat/", api.WidgetCsatApi.as_view(), name="widget-csat"),
 ]

@@ -38,7 +38,9 @@ def validate_origins(text: str) -> None:
 
 
 def validate_business_hours(value) -> None:
-    """{"mon": [["09:00", "18:00"]], ...}; a day left out is closed; {} means always open."""
+    """{"mon": [["09:00", "18:00"]], ...}; a day left out is closed; {} means always open.
+    The widget's own hours are gone (the inbox's business hours replaced them); kept for
+    the migrations that refer to it."""
     if not isinstance(value, dict):
         raise ValidationError(_("Business hours must be an object keyed by weekday."))
     for day, ranges in value.items():

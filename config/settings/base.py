@@ -204,6 +204,19 @@ CELERY_BEAT_SCHEDULE = {
     "inbound-sweep": {"task": "channels_app.tasks.inbound_sweep", "schedule": 30},
     "outbound-sweep": {"task": "channels_app.tasks.outbound_sweep", "schedule": 15},
     # Every mailbox, each in its own task (EMAIL_POLL_SECONDS apart).
+    # The inbox's clocks: SLA breaches, snoozes that end, idle conversations to resolve,
+    # the queue (in case a freed seat was missed) and consoles that vanished.
+    "sla-breaches": {"task": "inbox.tasks.sla.housekeeping_sla_breaches", "schedule": 60},
+    "conversations-wake": {"task": "inbox.tasks.workflow.conversations_wake", "schedule": 60},
+    "conversations-auto-resolve": {
+        "task": "inbox.tasks.workflow.conversations_auto_resolve",
+        "schedule": 60,
+    },
+    "routing-queue-drain": {"task": "inbox.tasks.routing.routing_queue_drain", "schedule": 30},
+    "availability-lapsed-sweep": {
+        "task": "inbox.tasks.routing.availability_lapsed_sweep",
+        "schedule": 60,
+    },
     "email-poll": {
         "task": "channels_app.tasks.inbound_email_poll_all",
         "schedule": env.int("EMAIL_POLL_SECONDS", default=60),

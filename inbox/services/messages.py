@@ -1,3 +1,4 @@
+import copy
 import datetime
 import hashlib
 from collections.abc import Sequence
@@ -23,6 +24,7 @@ from ..files import AttachmentUpload
 from ..models import Attachment, Conversation, Inbox, Message, Team
 from ..outbound import ReplyBlocked, ReplyDraft, reply_enqueue, reply_plan, reply_retry
 from ..signals import message_created
+from .sla import SLA_FIELDS, sla_on_created, sla_on_message
 
 PREVIEW_LENGTH = 200
 
@@ -43,6 +45,7 @@ def conversation_create(
     conversation = Conversation.objects.create(
         inbox=inbox, customer=customer, identity=identity, source=source or {}, **fields
     )
+    sla_on_created(conversation=conversation)
     if source:
         customer_touch(customer=customer, source={**source, "conversation": str(conversation.uuid)})
     transaction.on_commit(partial(realtime.push_conversation_updated, conversation), robust=True)
@@ -104,6 +107,12 @@ def message_append(
                 private=private,
                 reply_to=reply_to,
             )
+            # The SLA clocks see the conversation as this message left it; the caller's
+            # copy is only updated once the transaction has succeeded (below).
+            sla_view = copy.copy(conversation)
+            for field, value in noted.items():
+                setattr(sla_view, field, value)
+            sla_on_message(conversation=sla_view, message=message)
             stored = [
                 Attachment.objects.create(
                     message=message,
@@ -127,6 +136,8 @@ def message_append(
     # Only now: a rolled-back attempt must leave the caller's conversation as it was.
     for field, value in noted.items():
         setattr(conversation, field, value)
+    for field in SLA_FIELDS:
+        setattr(conversation, field, getattr(sla_view, field))
     return message, True
 
 
@@ -232,14 +243,37 @@ def message_send(
     attachments: Sequence[AttachmentUpload] = (),
     template: dict | None = None,
     options: dict | None = None,
+    reply_to: int | None = None,
 ) -> tuple[Message, bool]:
     """An agent's reply, checked against the channel's rules first (raises ReplyBlocked
     with the reason and what to do instead) and stored with its outbox row in one
-    transaction. The first reply to an unassigned conversation assigns it to its author."""
+    transaction. The first reply to an unassigned conversation assigns it to its author.
+    While someone else holds an unexpired claim on the conversation the reply is refused
+    (ReplyBlocked "claimed"). `reply_to` is the seq of a message of this conversation it
+    quotes (a ValidationError when there is none)."""
+    from .claims import claim_blocking
+    from .notes import message_for_quote
+
     if client_id:
         existing = Message.objects.filter(conversation=conversation, client_id=client_id).first()
         if existing is not None:
             return existing, False
+    if claimed := claim_blocking(conversation=conversation, user=author):
+        holder = claimed.claimed_by
+        raise ReplyBlocked(
+            "claimed",
+            _("%(name)s has claimed this conversation: only they can reply until %(time)s.")
+            % {
+                "name": holder.display_name or holder.email,
+                "time": timezone.localtime(claimed.claimed_until).strftime("%H:%M"),
+            },
+            hint=_("Add a private note instead, or ask a supervisor to break the claim."),
+            details={
+                "claimed_by": holder.pk,
+                "claimed_until": claimed.claimed_until.isoformat(),
+            },
+        )
+    quoted = message_for_quote(conversation=conversation, seq=reply_to)
     plan = reply_plan(
         conversation=conversation,
         draft=ReplyDraft(
@@ -256,6 +290,7 @@ def message_send(
         attachments=attachments,
         content=plan.content,
         delivery_status=DeliveryStatus.QUEUED if plan.delivers else "",
+        reply_to=quoted,
     )
     if created:
         reply_enqueue(message=message, plan=plan)

@@ -17,7 +17,7 @@
     if (text != null) e.textContent = text;
     return e;
   };
-  const store = (k, v) => { // read with one argument; write (null removes) with two
+  const store = (k, v) => { // read: (k); write: (k, v); remove: (k, null)
     try {
       if (v === undefined) return localStorage.getItem(k);
       v === null ? localStorage.removeItem(k) : localStorage.setItem(k, v);
@@ -43,7 +43,7 @@
     agentRead = 0, readSeq = 0, unreadN = 0, pumping = false, pumpTimer, pumpTries = 0,
     stick = true, user = null, lead = false, statusAt = 0, typedAt = 0, typingOn = false, idleTimer, agentTypingTimer, readTimer, audio;
   const held = new Map(); // seq -> message
-  const outbox = []; // pending own messages, in order: {id, body, file, el, failed}
+  const outbox = []; // own pending messages, in order
   let hostReady;
   const hostWait = new Promise((r) => (hostReady = r));
 
@@ -73,7 +73,7 @@
 
   function command(cmd, arg) {
     if (cmd === "open" || cmd === "close") toggle(cmd === "open");
-    else if (cmd === "reset") { // signed out: forget this visitor, the next message starts afresh
+    else if (cmd === "reset") { // signed out: forget this visitor
       user = visitor = conv = null;
       lead = false;
       outbox.splice(0).forEach((i) => i.el.remove());
@@ -182,7 +182,21 @@
     convCheck(c.id);
     agentRead = Math.max(agentRead, c.agent_read_seq);
     readSeq = Math.max(readSeq, c.customer_read_seq);
+    queued = c.queue_position;
+    setBanner("q", queued && fmt(S.queue, { n: queued }));
+    if (c.csat_question) rate(c.csat_question);
     refresh();
+  }
+  let queued, rated;
+  function rate(q) {
+    if (rated) return;
+    const b = (rated = h("div", "sb-bubble sb-rate", q)), c = h("input");
+    c.placeholder = S.comment;
+    b.append(...[..."12345"].map((n) => h("button", "", n)), c);
+    b.onclick = (e) => e.target.type == "submit" && api("POST", "csat/", { rating: +e.target.textContent, comment: c.value })
+      .then(() => b.replaceChildren(S.rated), (e) => setBanner("err", e.message, 8000));
+    list.append(b);
+    scrollDown();
   }
 
   // Catch up from the last contiguous seq held (the newest page on first load).
@@ -205,7 +219,7 @@
             if (r.results.length) lastSeq = Math.max(lastSeq, r.results[0].seq - 1);
             r.results.forEach((m) => add(m));
           } else r.results.forEach((m) => add(m, true));
-          // Read before the page, so everything up to it is held: staff notes' seqs are gaps.
+          // read before the page: notes leave gaps
           if (!more && r.conversation) lastSeq = Math.max(lastSeq, r.conversation.last_seq);
         } while (more);
       } while (again);
@@ -234,7 +248,7 @@
     if (mine) done(mine);
     if (held.has(m.seq)) return;
     held.set(m.seq, m);
-    if (m.sender_type === "agent") agentRead = Math.max(agentRead, m.seq); // a reply reads all before it
+    if (m.sender_type === "agent") agentRead = Math.max(agentRead, m.seq);
     place(render(m), m.seq);
     while (held.has(lastSeq + 1)) lastSeq++;
     if (m.seq > lastSeq) sync(); // a gap: the push channel dropped something
@@ -317,7 +331,7 @@
     if (el.nextElementSibling) group(el.nextElementSibling);
     if (stick) scrollDown();
   }
-  function group(el) { // consecutive messages from one author share one name label
+  function group(el) { // one name label per run of one author
     const p = el.previousElementSibling, side = (x) => x.classList.contains("sb-in");
     el.classList.toggle("sb-cont",
       !!p && p.classList.contains("sb-msg") && side(p) === side(el) && p.dataset.who === el.dataset.who);
@@ -459,7 +473,7 @@
       wsTimer = setTimeout(connect, delay(wsTries++));
     };
   }
-  function reconnect() { // the network is back: don't wait for a dead socket to time out
+  function reconnect() { // network back: skip the dead socket
     if (ws) {
       ws.onclose = null;
       ws.close();
@@ -485,12 +499,13 @@
       pump();
     } else if (d.type === "pong") {
       clearTimeout(pongTimer);
-      if (loaded && d.last_seq > lastSeq) sync(); // a push lost at the end of a burst
+      if (loaded && (d.last_seq > lastSeq || queued)) sync(); // a lost push; the queue moves
     }
     else if (d.type === "message.created" && d.message) {
       convCheck(d.conversation);
       add(d.message, true);
-    } else if (d.type === "typing" && d.sender === "agent") agentTyping(d.typing, d.name);
+    } else if (d.type === "csat") rate(d.question);
+    else if (d.type === "typing" && d.sender === "agent") agentTyping(d.typing, d.name);
     else if (d.type === "read") {
       if (d.reader === "agent") agentRead = Math.max(agentRead, d.seq);
       else readSeq = Math.max(readSeq, d.seq);
@@ -503,7 +518,7 @@
   function setBanner(k, text, ms) {
     notices[k] = text;
     if (ms) setTimeout(() => notices[k] === text && setBanner(k), ms);
-    const t = ["off", "rate", "err", "net"].map((x) => notices[x]).find(Boolean);
+    const t = ["off", "rate", "err", "net", "q"].map((x) => notices[x]).find(Boolean);
     banner.textContent = t || "";
     banner.hidden = !t;
   }
@@ -585,7 +600,7 @@
     view();
   }
 
-  // --- Pre-chat form; while away, the same form asks for a way to reach the visitor (lead form)
+  // --- Pre-chat form; while away, a lead form
   const ALL = ["name", "email", "phone"], fields = ALL.filter((f) => C.prechat[f] && C.prechat[f] !== "off");
   const needPrechat = () => fields.length > 0 && !token;
   const leadForm = () => !needPrechat() && !lead && root.classList.contains("sb-away");

@@ -56,7 +56,9 @@ def test_admins_configure_the_widget_on_the_channel_page(client, admin_user, set
     html = page.content.decode()
     assert "https://support.example.com/widget.js" in html
     assert config.channel.public_key in html
-    assert 'name="widget-0-business_hours"' in html
+    assert 'name="widget-0-away_message"' in html
+    # Business hours are the inbox's now, not the widget's.
+    assert 'name="widget-0-business_hours"' not in html
 
 
 @pytest.mark.parametrize(
@@ -64,9 +66,6 @@ def test_admins_configure_the_widget_on_the_channel_page(client, admin_user, set
     [
         ("color", "blue"),
         ("allowed_origins", "shop.example.com/path"),
-        ("business_hours", {"monday": [["09:00", "18:00"]]}),
-        ("business_hours", {"mon": [["18:00", "09:00"]]}),
-        ("timezone", "Mars/Olympus"),
         ("attachment_types", "image/png,image/svg+xml"),
     ],
 )

@@ -64,6 +64,23 @@ def test_a_reply_is_stored_once_and_assigns_an_unassigned_conversation(api_clien
     assert Message.objects.filter(conversation=mine).count() == 2
 
 
+def test_a_reply_quotes_a_message_of_its_conversation(api_client, agent, mine):
+    receive(mine, "Where is order 123?")
+    other = receive(ConversationFactory(inbox=mine.inbox), "elsewhere")
+    api_client.force_authenticate(agent)
+    quoted = api_client.post(
+        messages_url(mine), {"body": "On its way", "reply_to": 1}, format="json"
+    )
+    assert quoted.status_code == 201
+    assert quoted.json()["reply_to"] == 1
+    # A seq of another conversation (or none at all) is refused, and nothing is stored.
+    for seq in (other.seq + 5, 99):
+        refused = api_client.post(messages_url(mine), {"body": "x", "reply_to": seq}, format="json")
+        assert refused.status_code == 400
+        assert "reply_to" in refused.json()["error"]["details"]
+    assert Message.objects.filter(conversation=mine).count() == 2
+
+
 def test_history_pages_by_seq(api_client, agent, mine):
     for n in range(7):
         receive(mine, f"m{n}")

@@ -1,0 +1,288 @@
+"""Search (Chinese included), filters, the search API and saved views (docs/search.md)."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from channels_app.enums import ChannelKind
+from inbox.enums import ConversationStatus, MessageDirection, Priority, SenderType
+from inbox.models import SavedView
+from inbox.search import conversation_search, search_query
+from inbox.services.messages import message_append
+from tests.factories.accounts import AgentFactory, SupervisorFactory
+from tests.factories.channels import WebChannelFactory
+from tests.factories.customers import CustomerFactory, IdentityFactory, TagFactory
+from tests.factories.inbox import ConversationFactory, InboxFactory, TeamFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def say(conversation, body, *, private=False, author=None):
+    inbound = not private and author is None
+    message, _ = message_append(
+        conversation=conversation,
+        direction=MessageDirection.INBOUND if inbound else MessageDirection.OUTBOUND,
+        sender_type=SenderType.CUSTOMER if inbound else SenderType.AGENT,
+        body=body,
+        author=author,
+        private=private,
+    )
+    return message
+
+
+@pytest.fixture
+def chats(supervisor):
+    inbox = InboxFactory()
+    texts = {
+        "refund": "您好，我想申请退款",
+        "tracking": "请问物流单号是多少？",
+        "invoice": "发票什么时候开",
+        "return": "我的iPhone 15 退货了吗",
+        "english": "Where is my PACKAGE? Order #4711",
+    }
+    chats = {}
+    for name, text in texts.items():
+        chats[name] = ConversationFactory(inbox=inbox)
+        say(chats[name], text)
+    return chats
+
+
+def found(user, q, **kwargs) -> set:
+    return set(conversation_search(user=user, q=q, **kwargs))
+
+
+@pytest.mark.parametrize("plan", [None, "collect", "walk"])
+@pytest.mark.parametrize(
+    ("q", "expected"),
+    [
+        ("退款", {"refund"}),  # two characters: one bigram
+        ("退", {"refund", "return"}),  # one character: the start of a token
+        ("款", {"refund"}),  # the last character of a run (its own token)
+        ("票", {"invoice"}),
+        ("物流单号", {"tracking"}),  # a phrase of bigrams
+        ("申请退款", {"refund"}),
+        ("退款申请", set()),  # the same characters in another order are not the phrase
+        ("iPhone 15 退货", {"return"}),  # mixed, every part must match
+        ("IPHONE", {"return"}),
+        ("iphone 退款", set()),
+        ("package", {"english"}),  # case-insensitive
+        ("4711", {"english"}),
+        ("？", None),  # punctuation alone matches no message
+    ],
+)
+def test_messages_are_found_by_chinese_and_english_text(supervisor, chats, q, expected, plan):
+    result = found(supervisor, q, plan=plan)
+    assert result == {chats[name] for name in expected or ()}
+
+
+def test_the_query_is_tokenised_like_the_messages():
+    assert search_query("申请退款").params == ["('申请' <-> '请退' <-> '退款')"]
+    assert search_query("退").params == ["('退':*)"]
+    assert search_query("iPhone 退货").params == ["('退货')", "iPhone  "]
+    assert search_query("  !? ") is None
+
+
+def test_private_notes_are_found_by_staff_search(supervisor, agent):
+    inbox = InboxFactory()
+    inbox.members.add(agent)
+    conversation = ConversationFactory(inbox=inbox)
+    say(conversation, "客户要求开发票，抬头见附件", private=True, author=supervisor)
+    assert found(agent, "开发票") == {conversation}
+    assert found(supervisor, "抬头") == {conversation}
+
+
+def test_customers_are_found_by_name_and_identity(supervisor):
+    wang = CustomerFactory(display_name="王小明")
+    conversation = ConversationFactory(customer=wang)
+    IdentityFactory(customer=wang, kind="email", value="ming@example.cn")
+    other = ConversationFactory(customer=CustomerFactory(display_name="Li Lei"))
+    assert found(supervisor, "王小") == {conversation}
+    assert found(supervisor, "ming@example.cn") == {conversation}
+    assert found(supervisor, "lei") == {other}
+
+
+def test_search_sees_only_what_the_agent_may_see(agent, chats):
+    assert found(agent, "退款") == set()
+    chats["refund"].inbox.members.add(agent)
+    assert found(agent, "退款") == {chats["refund"]}
+
+
+@pytest.fixture
+def spread(agent):
+    """Conversations that differ in one filtered property each, all visible to `agent`."""
+    now = timezone.now()
+    inbox, other_inbox = InboxFactory(), InboxFactory()
+    inbox.members.add(agent)
+    other_inbox.members.add(agent)
+    WebChannelFactory(inbox=other_inbox)
+    team, colleague = TeamFactory(), AgentFactory()
+    rows = {
+        "plain": ConversationFactory(inbox=inbox, last_message_at=now),
+        "pending": ConversationFactory(inbox=inbox, status=ConversationStatus.PENDING),
+        "web": ConversationFactory(inbox=other_inbox),
+        "team": ConversationFactory(inbox=inbox, team=team),
+        "mine": ConversationFactory(inbox=inbox, assignee=agent),
+        "colleague": ConversationFactory(inbox=inbox, assignee=colleague),
+        "urgent": ConversationFactory(inbox=inbox, priority=Priority.URGENT),
+        "old": ConversationFactory(inbox=inbox, last_message_at=now - timedelta(days=40)),
+        "unread": ConversationFactory(inbox=inbox, unread_count=2),
+    }
+    rows["tagged"] = ConversationFactory(inbox=inbox)
+    rows["tagged"].tags.add(TagFactory(name="VIP"))
+    type(rows["old"]).objects.filter(pk=rows["old"].pk).update(created_at=now - timedelta(days=41))
+    return {"rows": rows, "team": team, "colleague": colleague, "inbox": other_inbox}
+
+
+def ids(response) -> set[str]:
+    assert response.status_code == 200, response.json()
+    return {row["id"] for row in response.json()["results"]}
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ("status=pending", {"pending"}),
+        (f"channel={ChannelKind.WEB}", {"web"}),
+        ("inbox={inbox}", {"web"}),
+        ("team={team}", {"team"}),
+        ("assignee=me", {"mine"}),
+        ("assignee={colleague}", {"colleague"}),
+        ("tag=vip", {"tagged"}),
+        ("priority=urgent", {"urgent"}),
+        ("priority=3", {"urgent"}),
+        ("created_to={forty_days_ago}", {"old"}),
+        ("last_message_to={forty_days_ago}", {"old"}),
+        ("unread=true", {"unread"}),
+    ],
+)
+def test_each_filter_on_the_list(api_client, agent, spread, params, expected):
+    forty_days_ago = (timezone.now() - timedelta(days=40)).date().isoformat()
+    query = params.format(
+        inbox=spread["inbox"].pk,
+        team=spread["team"].pk,
+        colleague=spread["colleague"].pk,
+        forty_days_ago=forty_days_ago,
+    )
+    api_client.force_authenticate(agent)
+    got = ids(api_client.get(f"/api/v1/conversations/?{query}"))
+    assert got == {str(spread["rows"][name].uuid) for name in expected}
+
+
+def test_assignee_none_unread_false_and_date_from(api_client, agent, spread):
+    api_client.force_authenticate(agent)
+    rows = spread["rows"]
+    unassigned = ids(api_client.get("/api/v1/conversations/?assignee=none"))
+    assert str(rows["mine"].uuid) not in unassigned and str(rows["plain"].uuid) in unassigned
+    read = ids(api_client.get("/api/v1/conversations/?unread=false"))
+    assert str(rows["unread"].uuid) not in read and str(rows["plain"].uuid) in read
+    today = timezone.localdate().isoformat()
+    recent = ids(api_client.get(f"/api/v1/conversations/?last_message_from={today}"))
+    assert recent == {str(rows["plain"].uuid)}
+    both = ids(api_client.get("/api/v1/conversations/?status=open,pending&priority=urgent"))
+    assert both == {str(rows["urgent"].uuid)}
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "status=closed",
+        "assignee=somebody",
+        "priority=9",
+        "created_from=yesterday",
+        "inbox=abc",
+        "unread=maybe",
+        "channel=" + "x" * 40,
+    ],
+)
+def test_bad_filters_are_a_400(api_client, agent, query):
+    api_client.force_authenticate(agent)
+    for url in ("/api/v1/conversations/?", "/api/v1/search/?q=x&"):
+        response = api_client.get(url + query)
+        assert response.status_code == 400
+        assert response.json()["error"]["code"]
+
+
+def test_search_api_returns_plain_snippets_in_cursor_pages(api_client, supervisor):
+    inbox = InboxFactory()
+    first, second = ConversationFactory(inbox=inbox), ConversationFactory(inbox=inbox)
+    say(first, "<b>我想申请退款</b>" + "，谢谢" * 60)
+    say(second, "早上好")
+    say(second, "我要退款 please")
+    api_client.force_authenticate(supervisor)
+    assert api_client.get("/api/v1/search/").status_code == 400
+    # As a browser sends it: percent-encoded UTF-8 (the cursor link keeps it so).
+    response = api_client.get("/api/v1/search/", {"q": "退款", "page_size": 1})
+    body = response.json()
+    assert response.status_code == 200 and len(body["results"]) == 1
+    rows = body["results"] + api_client.get(body["next"]).json()["results"]
+    matches = {row["id"]: row["match"] for row in rows}
+    assert matches[str(second.uuid)]["text"] == "我要退款 please"
+    assert matches[str(second.uuid)]["seq"] == 2
+    text = matches[str(first.uuid)]["text"]
+    assert text.startswith("<b>我想申请退款</b>") and text.endswith("…")  # raw: client escapes
+    assert len(text) <= 121
+
+
+def test_search_api_with_filters_and_customer_match(api_client, supervisor):
+    customer = CustomerFactory(display_name="Zhang Wei")
+    open_one = ConversationFactory(customer=customer)
+    ConversationFactory(customer=customer, status=ConversationStatus.RESOLVED)
+    api_client.force_authenticate(supervisor)
+    response = api_client.get("/api/v1/search/?q=zhang&status=open")
+    assert ids(response) == {str(open_one.uuid)}
+    assert response.json()["results"][0]["match"] is None
+
+
+def test_saved_views_are_validated_and_own_only(api_client, agent):
+    api_client.force_authenticate(agent)
+    url = "/api/v1/saved-views/"
+    created = api_client.post(
+        url,
+        {"name": "My refunds", "filters": {"q": "退款", "status": ["open", "pending"]}},
+        format="json",
+    )
+    assert created.status_code == 201, created.json()
+    view_id = created.json()["id"]
+    assert created.json()["filters"] == {"q": "退款", "status": "open,pending"}
+
+    unknown = api_client.post(url, {"name": "x", "filters": {"colour": "red"}}, format="json")
+    assert unknown.status_code == 400 and "colour" in str(unknown.json())
+    bad = api_client.post(url, {"name": "x", "filters": {"assignee": "bob"}}, format="json")
+    assert bad.status_code == 400
+    not_dict = api_client.post(url, {"name": "x", "filters": ["status"]}, format="json")
+    assert not_dict.status_code == 400
+    twice = api_client.post(url, {"name": "My refunds"}, format="json")
+    assert twice.status_code == 400
+
+    patched = api_client.patch(
+        f"{url}{view_id}/", {"filters": {"unread": True, "priority": 3}}, format="json"
+    )
+    assert patched.status_code == 200
+    assert patched.json()["filters"] == {"unread": "true", "priority": "3"}
+    assert (
+        api_client.patch(f"{url}{view_id}/", {"filters": {"x": 1}}, format="json").status_code
+        == 400
+    )
+
+    other = AgentFactory()
+    SavedView.objects.create(user=other, name="Theirs", filters={})
+    theirs = SavedView.objects.get(user=other)
+    assert [row["name"] for row in api_client.get(url).json()] == ["My refunds"]
+    assert (
+        api_client.patch(f"{url}{theirs.pk}/", {"name": "Mine now"}, format="json").status_code
+        == 404
+    )
+    assert api_client.delete(f"{url}{theirs.pk}/").status_code == 404
+    assert SavedView.objects.filter(pk=theirs.pk, name="Theirs").exists()
+    assert api_client.delete(f"{url}{view_id}/").status_code == 204
+    assert not SavedView.objects.filter(pk=view_id).exists()
+
+
+def test_saved_views_need_a_login(api_client):
+    assert api_client.get("/api/v1/saved-views/").status_code in (401, 403)
+    assert api_client.get("/api/v1/search/?q=x").status_code in (401, 403)
+
+
+def test_a_supervisor_finds_every_inbox(chats):
+    assert found(SupervisorFactory(), "退") == {chats["refund"], chats["return"]}

@@ -109,10 +109,10 @@ def message_append(
             )
             # The SLA clocks see the conversation as this message left it; the caller's
             # copy is only updated once the transaction has succeeded (below).
-            sla_view = copy.copy(conversation)
+            recorded = copy.copy(conversation)
             for field, value in noted.items():
-                setattr(sla_view, field, value)
-            sla_on_message(conversation=sla_view, message=message)
+                setattr(recorded, field, value)
+            sla_on_message(conversation=recorded, message=message)
             stored = [
                 Attachment.objects.create(
                     message=message,
@@ -134,10 +134,8 @@ def message_append(
             return Message.objects.get(conversation=conversation, client_id=client_id), False
         raise
     # Only now: a rolled-back attempt must leave the caller's conversation as it was.
-    for field, value in noted.items():
-        setattr(conversation, field, value)
-    for field in SLA_FIELDS:
-        setattr(conversation, field, getattr(sla_view, field))
+    for field in _NOTED_FIELDS:
+        setattr(conversation, field, getattr(recorded, field))
     return message, True
 
 
@@ -159,6 +157,9 @@ _NOTED_FIELDS = (
     "status",
     "last_inbound_at",
     "updated_at",
+    # Not changed by the UPDATE, but read under its lock for the SLA hook (which may
+    # change them): a caller's copy of the conversation can be older than the row.
+    *SLA_FIELDS,
 )
 
 
@@ -172,7 +173,8 @@ def _conversation_note_message(
     sent_at: datetime.datetime,
 ) -> dict:
     """Takes the next message number and records the message on its conversation in one
-    UPDATE … RETURNING, which holds the row lock until commit. Returns the new values."""
+    UPDATE … RETURNING, which holds the row lock until commit. Returns the new values and
+    the SLA clocks as they stand under that lock."""
     assignments = ["last_seq = last_seq + 1", "updated_at = %(now)s"]
     if not private:  # a note or an activity entry takes a number and nothing else
         assignments += ["last_message_at = %(now)s", "last_message_preview = %(preview)s"]
@@ -205,7 +207,13 @@ def _conversation_note_message(
         row = cursor.fetchone()
     if row is None:
         raise Conversation.DoesNotExist
-    return dict(zip(_NOTED_FIELDS, row, strict=True))
+    noted = {}
+    for name, value in zip(_NOTED_FIELDS, row, strict=True):
+        # What the ORM would do when loading the row (JSON arrives as text).
+        for convert in Conversation._meta.get_field(name).get_db_converters(connection):
+            value = convert(value, None, connection)
+        noted[name] = value
+    return noted
 
 
 def message_receive(

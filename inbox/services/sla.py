@@ -47,7 +47,8 @@ from .notifications import notification_create
 
 logger = logging.getLogger(__name__)
 
-# The fields these hooks change on a conversation (message_append copies them back).
+# The fields these hooks change on a conversation (message_append reads them under its
+# row lock and copies them back).
 SLA_FIELDS = (
     "first_response_at",
     "first_response_due_at",
@@ -205,7 +206,9 @@ def sla_on_message(
 ) -> None:
     """A message was stored on the conversation (inside its transaction). `conversation`
     carries the values the message just set (status: a customer message reopens a resolved
-    conversation). The message counts at its `sent_at`, never later than now."""
+    conversation) and the clocks as read under the message's row lock (`message_append`
+    returns them from its UPDATE), not as the caller's older copy saw them. The message
+    counts at its `sent_at`, never later than now."""
     at = now or min(message.sent_at, timezone.now())
     agent_reply = _is_agent_reply(message)
     if conversation.sla_policy_id is None:
@@ -218,11 +221,6 @@ def sla_on_message(
         ):
             conversation.first_response_at = at
         return
-    # The message's UPDATE holds the row lock: read the clocks as they are now rather
-    # than as the caller's copy of the conversation last saw them.
-    current = Conversation.objects.filter(pk=conversation.pk).values(*SLA_FIELDS).get()
-    for field, value in current.items():
-        setattr(conversation, field, value)
     fields: list[str] = []
     if agent_reply and conversation.first_response_at is None:
         conversation.first_response_at = at

@@ -28,6 +28,7 @@ from .serializers import ConversationSerializer
 from .services.assignment import (
     KEEP,
     agent_load_subquery,
+    assignment_permitted,
     conversation_assign,
     conversation_transfer,
     staff_users,
@@ -158,17 +159,15 @@ class ConversationAssignApi(APIView):
         data.is_valid(raise_exception=True)
         values = data.validated_data
         agent = values.get("agent", conversation.assignee)
-        if request.user.role not in SEE_ALL_ROLES:
-            changes_team = "team" in values and values["team"] != conversation.team
-            takes = agent is not None and agent.pk == request.user.pk
-            gives_back = agent is None and conversation.assignee_id == request.user.pk
-            if changes_team or not (takes or gives_back):
-                return _forbidden(
-                    _(
-                        "Agents may only take a conversation or give theirs back; "
-                        "transfer it instead."
-                    )
-                )
+        if not assignment_permitted(
+            user=request.user,
+            conversation=conversation,
+            agent=agent,
+            changes_team="team" in values and values["team"] != conversation.team,
+        ):
+            return _forbidden(
+                _("Agents may only take a conversation or give theirs back; transfer it instead.")
+            )
         conversation_assign(
             conversation=conversation,
             agent=agent,

@@ -38,6 +38,7 @@ from ..enums import (
     SenderType,
 )
 from ..models import AgentProfile, Conversation, Team
+from ..selectors import SEE_ALL_ROLES
 from .messages import message_append
 from .notifications import notification_create
 
@@ -229,6 +230,21 @@ def conversation_autoassign(
 
 
 @transaction.atomic
+def assignment_permitted(
+    *, user: User, conversation: Conversation, agent: User | None, changes_team: bool
+) -> bool:
+    """Whether `user` may assign `conversation` to `agent` (None: unassign). Supervisors
+    and admins assign anyone anywhere; an agent may only take a conversation or give their
+    own back, without moving it to another team (handing it on is a transfer)."""
+    if user.role in SEE_ALL_ROLES:
+        return True
+    if changes_team:
+        return False
+    takes = agent is not None and agent.pk == user.pk
+    gives_back = agent is None and conversation.assignee_id == user.pk
+    return takes or gives_back
+
+
 def conversation_assign(
     *,
     conversation: Conversation,

@@ -521,9 +521,9 @@ def _bulk_action(*, user: User, action: str, params: dict, now: datetime.datetim
         if priority not in Priority.values:
             raise ValidationError({"priority": [_("Give a priority.")]})
         return lambda c: conversation_priority_set(conversation=c, priority=priority, actor=user)
-    # assign: supervisors and admins assign anyone anywhere; an agent may only take
-    # conversations or give their own back (as in inbox/api_routing.py).
-    from .assignment import KEEP, conversation_assign
+    # assign, by the rule of `assignment_permitted`: a request no conversation could pass
+    # is refused as a whole; giving back someone else's conversation fails on that item.
+    from .assignment import KEEP, assignment_permitted, conversation_assign
 
     agent, team = params.get("agent"), params.get("team")
     team_given = team is not None
@@ -535,7 +535,9 @@ def _bulk_action(*, user: User, action: str, params: dict, now: datetime.datetim
         )
 
     def assign(conversation: Conversation) -> Conversation:
-        if user.role not in SEE_ALL_ROLES and agent is None and conversation.assignee_id != user.pk:
+        if not assignment_permitted(
+            user=user, conversation=conversation, agent=agent, changes_team=team_given
+        ):
             raise PermissionDenied(_("You can only give back your own conversations."))
         return conversation_assign(
             conversation=conversation,

@@ -7,13 +7,14 @@ from collections.abc import Iterable
 from functools import partial
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 from django.db.models import DateTimeField, ExpressionWrapper, F, Value
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import User
 from customers.models import Tag
+from customers.services import tag_get_or_create
 
 from ..enums import (
     ConversationStatus,
@@ -34,7 +35,7 @@ logger = logging.getLogger(__name__)
 
 # How many conversations one run of a sweeper handles; the next run takes the rest.
 SWEEP_BATCH = 500
-TAG_MAX_LENGTH = 50
+TAG_MAX_LENGTH = Tag._meta.get_field("name").max_length
 TAGS_MAX = 50
 BULK_MAX = 200
 BULK_ACTIONS = ("assign", "tag", "resolve", "snooze", "status", "priority")
@@ -282,28 +283,13 @@ def tag_names_clean(names: Iterable[str]) -> list[str]:
     return list(cleaned.values())
 
 
-def tags_get_or_create(names: list[str]) -> list[Tag]:
-    """The tags of these names, matched case-insensitively, created when new."""
-    tags = []
-    for name in names:
-        tag = Tag.objects.filter(name__iexact=name).first()
-        if tag is None:
-            try:
-                with transaction.atomic():
-                    tag = Tag.objects.create(name=name)
-            except IntegrityError:  # created meanwhile by someone else
-                tag = Tag.objects.get(name__iexact=name)
-        tags.append(tag)
-    return tags
-
-
 @transaction.atomic
 def conversation_tags_set(
     *, conversation: Conversation, names: Iterable[str], actor: User | None, add: bool = False
 ) -> Conversation:
     """Sets the conversation's tags to `names` (or adds them, with `add`); tags are
     created when new and matched case-insensitively ("VIP" is "vip")."""
-    tags = tags_get_or_create(tag_names_clean(names))
+    tags = [tag_get_or_create(name) for name in tag_names_clean(names)]
     locked = _locked(conversation)
     if add:
         locked.tags.add(*tags)

@@ -10,5 +10,4 @@ class InboxConfig(AppConfig):
         from . import (
             receivers,  # noqa: F401
             receivers_csat,  # noqa: F401
-            receivers_workflow,  # noqa: F401
         )

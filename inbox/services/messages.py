@@ -78,17 +78,21 @@ def message_append(
     sent_at = sent_at or timezone.now()
     content = content or {}
     preview = body or " ".join(f"📎 {upload.name}" for upload in attachments)
+    customer_wrote = not private and direction == MessageDirection.INBOUND
+    counts_as_customer = customer_wrote and not content.get("automated")
+    # The customer writing ends a wait on them or a snooze; their own words (not an
+    # automatic reply) also reopen a resolved conversation.
+    reopens = (ConversationStatus.PENDING, ConversationStatus.SNOOZED) if customer_wrote else ()
+    if counts_as_customer:
+        reopens += (ConversationStatus.RESOLVED,)
     try:
         with transaction.atomic():
             noted = _conversation_note_message(
                 conversation,
                 private=private,
                 preview=preview[:PREVIEW_LENGTH],
-                counts_as_customer=(
-                    not private
-                    and direction == MessageDirection.INBOUND
-                    and not content.get("automated")
-                ),
+                counts_as_customer=counts_as_customer,
+                reopens=reopens,
                 by_agent=not private and sender_type == SenderType.AGENT,
                 sent_at=sent_at,
             )
@@ -155,6 +159,7 @@ _NOTED_FIELDS = (
     "unread_count",
     "agent_read_seq",
     "status",
+    "snoozed_until",
     "last_inbound_at",
     "updated_at",
     # Not changed by the UPDATE, but read under its lock for the SLA hook (which may
@@ -169,6 +174,7 @@ def _conversation_note_message(
     private: bool,
     preview: str,
     counts_as_customer: bool,
+    reopens: tuple[str, ...],
     by_agent: bool,
     sent_at: datetime.datetime,
 ) -> dict:
@@ -178,10 +184,14 @@ def _conversation_note_message(
     assignments = ["last_seq = last_seq + 1", "updated_at = %(now)s"]
     if not private:  # a note or an activity entry takes a number and nothing else
         assignments += ["last_message_at = %(now)s", "last_message_preview = %(preview)s"]
+    if reopens:
+        assignments += [
+            "status = CASE WHEN status = ANY(%(reopens)s) THEN %(open)s ELSE status END",
+            "snoozed_until = NULL",  # never kept once the conversation is not snoozed
+        ]
     if counts_as_customer:
         assignments += [
             "unread_count = unread_count + 1",
-            "status = CASE WHEN status = %(resolved)s THEN %(open)s ELSE status END",
             # GREATEST skips NULL: the first message sets it, a late-stamped one keeps it.
             "last_inbound_at = GREATEST(last_inbound_at, %(sent_at)s)",
         ]
@@ -197,7 +207,7 @@ def _conversation_note_message(
     params = {
         "now": timezone.now(),
         "preview": preview,
-        "resolved": ConversationStatus.RESOLVED,
+        "reopens": [str(status) for status in reopens],
         "open": ConversationStatus.OPEN,
         "sent_at": sent_at,
         "pk": conversation.pk,

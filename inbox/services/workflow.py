@@ -138,17 +138,6 @@ def _capacity_freed(agent_id: int) -> None:
         capacity_freed(agent=agent)
 
 
-def conversation_reopen_for_customer(*, conversation: Conversation) -> Conversation | None:
-    """A customer wrote in a pending or snoozed conversation: it is open again."""
-    with transaction.atomic():
-        locked = _locked(conversation)
-        if locked.status not in (ConversationStatus.PENDING, ConversationStatus.SNOOZED):
-            return None
-        return conversation_status_set(
-            conversation=locked, status=ConversationStatus.OPEN, actor=None
-        )
-
-
 @transaction.atomic
 def conversation_priority_set(
     *, conversation: Conversation, priority: int, actor: User | None

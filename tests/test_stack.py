@@ -5,6 +5,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import httpx
@@ -35,6 +36,9 @@ def _wait_for_banner(process: subprocess.Popen, timeout: float = 120) -> str:
             break
         output.append(line)
         if line.startswith("Press Ctrl-C to stop."):
+            # Keep reading: a full pipe would block the launcher and its children on a log
+            # write, and they could never stop.
+            threading.Thread(target=process.stdout.read, daemon=True).start()
             return "".join(output)
     process.kill()
     raise AssertionError("no banner:\n" + "".join(output))

@@ -37,7 +37,7 @@ import random
 import sys
 import time
 from datetime import UTC, datetime, timedelta
-from itertools import accumulate
+from itertools import accumulate, pairwise
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
@@ -607,6 +607,53 @@ def sample_searches(rng: random.Random, inbox_ids: list[int], count: int) -> dic
     return kinds
 
 
+# The commonest generated names (customer_search.py's weights): at 1M conversations each
+# matches thousands of customers; none of them is in any message.
+COMMON_NAMES = ["王伟", "李", "james", "smith", "张伟", "mary", "王", "john"]
+CJK_TEXT = ["发货", "谢谢", "请问什么时候", "小时内发货"]
+LATIN_TEXT = ["tracking", "refunded second", "sale", "delivery address"]
+
+
+def conversation_searches(
+    rng: random.Random, inbox_ids: list[int], count: int
+) -> dict[str, list[tuple[str, dict, object]]]:
+    """What is typed into the conversation search: [(q, other parameters, uuid of a
+    conversation the agent may see that must be found, when few match)]. Rare: a customer's
+    whole Latin name or email, of a conversation of the agent's inboxes."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT min(id), max(id) FROM inbox_conversation WHERE inbox_id = ANY(%s)", [inbox_ids]
+        )
+        low, high = cursor.fetchone()
+        ids = [rng.randint(low, high) for _ in range(count * 20)]
+        cursor.execute(
+            "SELECT v.uuid, c.display_name, i.kind, i.value FROM inbox_conversation v "
+            "JOIN customers_customer c ON c.id = v.customer_id "
+            "LEFT JOIN customers_identity i ON i.customer_id = c.id AND i.kind = 'email' "
+            "WHERE v.id = ANY(%s) AND v.inbox_id = ANY(%s)",
+            [ids, inbox_ids],
+        )
+        rows = cursor.fetchall()
+    rare = []
+    for uuid, name, _, email in rows:
+        if email and rng.random() < 0.5:
+            rare.append((email, {}, uuid))
+        elif name and not people.is_chinese(name):
+            rare.append((name, {}, uuid))
+    rare = rare[:count]
+
+    def cycle(values, params=None):
+        return [(values[i % len(values)], params or {}, None) for i in range(count)]
+
+    return {
+        "common_name": cycle(COMMON_NAMES),
+        "common_name_open": cycle(COMMON_NAMES, {"status": "open"}),
+        "rare": rare,
+        "cjk_text": cycle(CJK_TEXT),
+        "latin_text": cycle(LATIN_TEXT),
+    }
+
+
 def time_baseline(ids: list[int]) -> list[float]:
     """A primary-key lookup of one conversation, all its columns."""
     columns = ", ".join(f'"{field.column}"' for field in Conversation._meta.concrete_fields)
@@ -706,6 +753,51 @@ def request_kinds(staff: dict, agent: Console, supervisor: Console, rng, queries
     def search_check(url: str, answer: dict) -> int:
         return found(url, answer) if url in searches_expected else 0
 
+    # GET /api/v1/search/ (conversations): common names (thousands of customers each at
+    # 1M), CJK and Latin message text, a rare name or an email, a common name with a filter.
+    found_search = conversation_searches(rng, staff["agent_inboxes"], queries)
+    search_api = "/api/v1/search/?"
+
+    def newest_first(url: str, answer: dict) -> int:
+        times = [row["last_message_at"] for row in answer["results"]]
+        return sum(later > earlier for earlier, later in pairwise(times))
+
+    def by_name(url: str, answer: dict) -> int:
+        # Common names match no message text: every row must be its customer's name.
+        q = parse_qs(urlsplit(url).query)["q"][0].upper()
+        return sum(q not in (row["customer"]["name"] or "").upper() for row in answer["results"])
+
+    def conv_check(extra):
+        def check(url: str, answer: dict) -> int:
+            return newest_first(url, answer) + extra(url, answer)
+
+        return check
+
+    def conv_found(url: str, answer: dict) -> int:
+        expected_uuid = conversation_expected.get(url)
+        rows = answer["results"]
+        return bool(expected_uuid and len(rows) < 50) and expected_uuid not in {
+            row["id"] for row in rows
+        }
+
+    conversation_expected = {}
+    conversation_urls: dict[str, list[str]] = {}
+    for kind, items in found_search.items():
+        urls = []
+        for q, params, uuid in items:
+            url = search_api + urlencode({"q": q, "page_size": 50, **params})
+            urls.append(url)
+            if uuid:
+                conversation_expected[url] = str(uuid)
+        conversation_urls[kind] = urls
+    conversation_checks = {
+        "common_name": by_name,
+        "common_name_open": lambda url, answer: by_name(url, answer) + open_only(url, answer),
+        "rare": conv_found,
+        "cjk_text": no_check,
+        "latin_text": no_check,
+    }
+
     repeat = [None] * queries
     kinds = {
         "list_agent_all": (agent, [api + "?view=all&page_size=50" for _ in repeat], agent_list),
@@ -742,6 +834,14 @@ def request_kinds(staff: dict, agent: Console, supervisor: Console, rng, queries
     for kind, urls in search_urls.items():
         kinds[f"search_{kind}_agent"] = (agent, urls, search_check)
         kinds[f"search_{kind}_supervisor"] = (supervisor, urls, search_check)
+    for kind, urls in conversation_urls.items():
+        check = conv_check(conversation_checks[kind])
+        kinds[f"conv_search_{kind}_agent"] = (
+            agent,
+            urls,
+            lambda url, answer, check=check: check(url, answer) + agent_list(url, answer),
+        )
+        kinds[f"conv_search_{kind}_supervisor"] = (supervisor, urls, check)
     return kinds
 
 
@@ -755,8 +855,8 @@ def explain(console: Console, url: str) -> tuple[int, str]:
     plans = []
     with connection.cursor() as cursor:
         for query in queries:
-            if not any(table in query["sql"] for table in tables):
-                continue
+            if query["sql"].startswith("EXPLAIN") or not any(t in query["sql"] for t in tables):
+                continue  # (the search asks the planner for estimates itself)
             cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + query["sql"])
             lines = [row[0] for row in cursor.fetchall()]
             ms = sum(

@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 from accounts.models import ApiToken
 from common.api.errors import ErrorResponseSerializer, error_body
 from common.api.pagination import CreatedCursorPagination
+from inbox.api import HasRole
 from inbox.selectors import SEE_ALL_ROLES, conversation_list, customer_get, customer_list
 
 from .enums import CaptureVia
@@ -312,6 +313,7 @@ class CustomerIdentityApi(APIView):
     responses={200: TagSerializer(many=True), **ERRORS},
 )
 class TagListApi(ListAPIView):
+    permission_classes = [HasRole]
     serializer_class = TagSerializer
     pagination_class = None
     queryset = Tag.objects.order_by("name")
@@ -535,6 +537,7 @@ class MergeSuggestionDismissApi(APIView):
     responses={200: AttributeDefinitionSerializer(many=True), **ERRORS},
 )
 class AttributeDefinitionListApi(ListAPIView):
+    permission_classes = [HasRole]
     serializer_class = AttributeDefinitionSerializer
     pagination_class = None
     queryset = AttributeDefinition.objects.all()

@@ -2,11 +2,13 @@
 
 from django.http import Http404
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import ValidationError
 from rest_framework.generics import ListAPIView
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -76,6 +78,18 @@ def checked_attachment(upload, *, allowed_types: list[str], max_bytes: int) -> A
 def message_response(data: dict, *, created: bool) -> Response:
     """201 for a message stored now, 200 for one a retried client_id had stored before."""
     return Response(data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+class HasRole(BasePermission):
+    """Signed in with a role (agent, supervisor, admin). An account without one, e.g. whose
+    role was taken away, sees none of the team's material (shared canned replies, tags);
+    what is scoped by a selector needs no such check (it shows such an account nothing)."""
+
+    message = gettext_lazy("Only staff members can do this.")
+
+    def has_permission(self, request, view) -> bool:
+        user = request.user
+        return bool(user and user.is_authenticated and user.role is not None)
 
 
 def conversation_or_404(request, uuid):
@@ -168,7 +182,11 @@ class MessageListCreateApi(APIView):
     def get(self, request, uuid):
         conversation = conversation_or_404(request, uuid)
         messages, has_more = message_list(conversation=conversation, **message_page_params(request))
-        return Response(MessagePageSerializer({"results": messages, "has_more": has_more}).data)
+        return Response(
+            MessagePageSerializer(
+                {"results": messages, "has_more": has_more}, context={"request": request}
+            ).data
+        )
 
     @extend_schema(
         summary="Reply to the customer",
@@ -198,7 +216,9 @@ class MessageListCreateApi(APIView):
             )
         except ReplyBlocked as blocked:
             return reply_blocked_response(blocked)
-        return message_response(MessageSerializer(message).data, created=created)
+        return message_response(
+            MessageSerializer(message, context={"request": request}).data, created=created
+        )
 
 
 class MessageRetryApi(APIView):
@@ -224,7 +244,7 @@ class MessageRetryApi(APIView):
             )
         except ReplyBlocked as blocked:
             return reply_blocked_response(blocked)
-        return Response(MessageSerializer(message).data)
+        return Response(MessageSerializer(message, context={"request": request}).data)
 
 
 class AttachmentCreateApi(APIView):
@@ -256,7 +276,9 @@ class AttachmentCreateApi(APIView):
             )
         except ReplyBlocked as blocked:
             return reply_blocked_response(blocked)
-        return message_response(MessageSerializer(message).data, created=created)
+        return message_response(
+            MessageSerializer(message, context={"request": request}).data, created=created
+        )
 
 
 class ConversationReadApi(APIView):

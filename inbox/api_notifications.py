@@ -1,5 +1,6 @@
 """A staff member's notifications: mentions, assignments, transfers, SLA breaches."""
 
+from django.db.models import Exists, OuterRef, Q
 from django.urls import path
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
@@ -12,6 +13,7 @@ from common.api.pagination import CreatedCursorPagination
 
 from .api import ERRORS
 from .models import Notification
+from .selectors import conversation_list
 from .serializers import NotificationSerializer, NotificationsReadInputSerializer
 from .services.notifications import notifications_mark_read
 
@@ -29,8 +31,14 @@ class NotificationListApi(ListAPIView):
     pagination_class = NotificationPagination
 
     def get_queryset(self):
-        notifications = Notification.objects.filter(user=self.request.user).select_related(
-            "conversation", "message", "actor"
+        # One about a conversation the user may no longer see (moved to another inbox, or
+        # assigned to someone else in an "assigned" inbox) is not theirs to read any more:
+        # its text quotes the conversation.
+        visible = conversation_list(user=self.request.user).filter(pk=OuterRef("conversation_id"))
+        notifications = (
+            Notification.objects.filter(user=self.request.user)
+            .filter(Q(conversation__isnull=True) | Exists(visible))
+            .select_related("conversation", "message", "actor")
         )
         if self.request.query_params.get("unread") in ("1", "true"):
             notifications = notifications.filter(read_at__isnull=True)

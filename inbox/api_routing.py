@@ -22,7 +22,7 @@ from common.api.errors import ErrorResponseSerializer, error_body
 
 from .api import ERRORS, conversation_or_404
 from .enums import Availability
-from .models import AgentProfile, Team
+from .models import AgentProfile, Inbox, Team
 from .selectors import SEE_ALL_ROLES
 from .serializers import ConversationSerializer
 from .services.assignment import (
@@ -50,13 +50,16 @@ def _staff_or_403(request) -> Response | None:
 
 def assignable_users(*, user: User):
     """Whom `user` may hand conversations to: anyone for supervisors and admins; for an
-    agent, themselves and the members of their teams and inboxes."""
+    agent, themselves, their teammates and whoever serves an inbox they serve (as a member
+    or through a team)."""
     users = staff_users()
     if user.role in SEE_ALL_ROLES:
         return users
     teams = user.teams.values("pk")
-    inboxes = user.inboxes.values("pk")
-    return users.filter(Q(pk=user.pk) | Q(teams__in=teams) | Q(inboxes__in=inboxes)).distinct()
+    inboxes = Inbox.objects.filter(Q(members=user) | Q(teams__members=user)).values("pk")
+    return users.filter(
+        Q(pk=user.pk) | Q(teams__in=teams) | Q(inboxes__in=inboxes) | Q(teams__inboxes__in=inboxes)
+    ).distinct()
 
 
 class AvailabilitySerializer(serializers.ModelSerializer):

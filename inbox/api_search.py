@@ -1,5 +1,6 @@
 """Search, and saved views: GET /api/v1/search/, /api/v1/saved-views/ (docs/search.md)."""
 
+from django.db.models import Q
 from django.http import Http404
 from django.urls import path
 from django.utils.translation import gettext as _
@@ -15,6 +16,7 @@ from common.api.pagination import CreatedCursorPagination
 
 from .models import SavedView
 from .search import (
+    Window,
     conversation_search,
     filters_from_params,
     saved_view_create,
@@ -46,6 +48,26 @@ FILTER_PARAMETERS = [
 
 class SearchPagination(CreatedCursorPagination):
     ordering = ("-last_message_at", "-id")
+
+    def window(self, request) -> Window | None:
+        """The rows `paginate_queryset` will read for this request (its cursor decoded the
+        same way, a 404 on a bad one), for the search to limit each of its sources to; None
+        when it does not paginate (every row then)."""
+        page_size = self.get_page_size(request)
+        if not page_size:
+            return None
+        cursor = self.decode_cursor(request)
+        offset, reverse, position = cursor if cursor else (0, False, None)
+        order_by = self.ordering
+        if reverse:
+            order_by = tuple(f[1:] if f.startswith("-") else f"-{f}" for f in order_by)
+        start = None
+        if position is not None:
+            field = self.ordering[0].lstrip("-")
+            before = reverse != self.ordering[0].startswith("-")
+            start = Q(**{f"{field}__{'lt' if before else 'gt'}": position})
+        rows = offset + page_size + 1
+        return Window(order_by=tuple(order_by), start=start, rows=rows)
 
 
 class SearchMatchSerializer(serializers.Serializer):
@@ -90,7 +112,9 @@ class SearchApi(ListAPIView):
         self.q = filters.pop("q", "").strip()
         if not self.q:
             raise ValidationError({"q": [_("Say what to look for.")]})
-        return conversation_search(user=self.request.user, q=self.q, filters=filters)
+        # Only the page's rows of each source are read (a common name: the newest matches).
+        window = self.paginator.window(self.request)
+        return conversation_search(user=self.request.user, q=self.q, filters=filters, window=window)
 
     def list(self, request, *args, **kwargs):
         page = self.paginate_queryset(self.get_queryset())

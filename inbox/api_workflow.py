@@ -13,11 +13,16 @@ from rest_framework.views import APIView
 
 from common.api.errors import ErrorResponseSerializer, error_body
 
-from .api import ERRORS, conversation_or_404
+from .api import ERRORS, HasRole, conversation_or_404
 from .enums import ConversationStatus, Priority
 from .models import CannedReply, Conversation
 from .selectors import conversation_get, with_list_fields
-from .serializers import MAX_BODY_LENGTH, ConversationSerializer, MessageSerializer
+from .serializers import (
+    CLIENT_ID_FIELD,
+    MAX_BODY_LENGTH,
+    ConversationSerializer,
+    MessageSerializer,
+)
 from .services.canned import (
     canned_create,
     canned_delete,
@@ -92,6 +97,7 @@ class ConversationClaimInputSerializer(serializers.Serializer):
 
 
 class ConversationNoteInputSerializer(serializers.Serializer):
+    client_id = serializers.RegexField(required=False, allow_null=True, **CLIENT_ID_FIELD)
     body = serializers.CharField(max_length=MAX_BODY_LENGTH, trim_whitespace=False)
     reply_to = serializers.IntegerField(
         min_value=1, required=False, allow_null=True, help_text="The seq of a message quoted."
@@ -265,8 +271,12 @@ class ConversationNoteApi(APIView):
             author=request.user,
             body=data.validated_data["body"],
             reply_to_seq=data.validated_data.get("reply_to"),
+            client_id=data.validated_data.get("client_id"),
         )
-        return Response(MessageSerializer(message).data, status=status.HTTP_201_CREATED)
+        return Response(
+            MessageSerializer(message, context={"request": request}).data,
+            status=status.HTTP_201_CREATED,
+        )
 
 
 class ConversationTagsApi(APIView):
@@ -381,6 +391,7 @@ def canned_or_404(request, pk: int) -> CannedReply:
 
 class CannedReplyListApi(APIView):
     parser_classes = [JSONParser]
+    permission_classes = [HasRole]
 
     @extend_schema(
         summary="Canned replies I can use: shared ones and my own",
@@ -405,6 +416,7 @@ class CannedReplyListApi(APIView):
 
 class CannedReplyDetailApi(APIView):
     parser_classes = [JSONParser]
+    permission_classes = [HasRole]
 
     @extend_schema(
         summary="Change a canned reply (your own; shared ones: supervisors and admins)",
@@ -430,6 +442,8 @@ class CannedReplyDetailApi(APIView):
 
 
 class CannedReplyRenderApi(APIView):
+    permission_classes = [HasRole]
+
     @extend_schema(
         summary="A canned reply's text with its variables filled in for a conversation",
         parameters=[OpenApiParameter("conversation", str, required=True)],

@@ -7,6 +7,8 @@ import uuid
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
+from accounts.models import User
+
 from .presence import agent_present
 from .realtime import PUSH
 from .selectors import conversation_get, realtime_groups_for_user
@@ -55,12 +57,33 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
         # The only message a console sends is its heartbeat, which keeps the agent present.
         # Its answer carries the newest seq of the conversation the console has open, so a
         # push lost at the end of a burst is noticed too (no later message would show it).
+        # The user is read again with it: the socket follows what they may see now (taken
+        # out of an inbox or a team, given another role), and closes once they may not
+        # sign in or have no role any more.
         if isinstance(content, dict) and content.get("type") == "ping":
-            pong = await database_sync_to_async(self._heartbeat)(content.get("conversation"))
+            pong, groups = await database_sync_to_async(self._heartbeat)(
+                content.get("conversation")
+            )
+            if not groups:
+                await self.close(code=CLOSE_UNAUTHENTICATED)
+                return
+            await self._follow(groups)
             await self.send_json(pong)
 
-    def _heartbeat(self, conversation_id) -> dict:
-        user = self.scope["user"]
+    async def _follow(self, groups: list[str]) -> None:
+        for group in groups:
+            if group not in self.groups_joined:
+                await self.channel_layer.group_add(group, self.channel_name)
+        for group in self.groups_joined:
+            if group not in groups:
+                await self.channel_layer.group_discard(group, self.channel_name)
+        self.groups_joined = groups
+
+    def _heartbeat(self, conversation_id) -> tuple[dict, list[str]]:
+        user = User.objects.filter(pk=self.scope["user"].pk, is_active=True).first()
+        groups = self._groups_for(user) if user is not None else []
+        if not groups:
+            return {}, []
         agent_present(user_id=user.pk)
         pong = {"type": "pong"}
         if conversation_id:
@@ -70,7 +93,7 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
                 conversation = None
             if conversation is not None:
                 pong.update(conversation=str(conversation.uuid), last_seq=conversation.last_seq)
-        return pong
+        return pong, groups
 
     @classmethod
     async def decode_json(cls, text_data):

@@ -5,16 +5,35 @@ explains the tokenising (CJK bigrams, `sb_search_text` in migration 0007) and th
 `conversation_search` is a selector: it starts from `conversation_list(user=...)`, the
 permission gate, and only narrows it."""
 
+import json
 import math
+import operator
 import re
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from functools import reduce
 
+from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.search import SearchQueryField, SearchVectorField
 from django.core.exceptions import ValidationError
 from django.db import OperationalError, connection, transaction
-from django.db.models import BooleanField, Exists, Func, Lookup, OuterRef, Q, QuerySet, Subquery
+from django.db.models import (
+    BigIntegerField,
+    BooleanField,
+    DateTimeField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    Func,
+    Lookup,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+)
 from django.db.models.expressions import RawSQL
-from django.db.models.functions import Lower
+from django.db.models.functions import Cast, Lower
 from django.db.models.lookups import IsNull
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -73,6 +92,26 @@ def search_query(q: str) -> RawSQL | None:
         return None
     # The SQL is one of two constant fragments; the text goes in as parameters.
     return RawSQL(" && ".join(sql), params, output_field=SearchQueryField())  # noqa: S611
+
+
+def search_terms(q: str) -> list[RawSQL]:
+    """Each term of `q` alone as a tsquery (a CJK bigram or first character, a word as the
+    parser splits it): every message matching `q` matches each of them."""
+    terms = []
+    for run in CJK_RUN.findall(q):
+        parts = [f"'{run}':*"] if len(run) == 1 else [run[i : i + 2] for i in range(len(run) - 1)]
+        terms += [part if len(run) == 1 else f"'{part}'" for part in parts]
+    tsqueries = [("to_tsquery('simple'::regconfig, %s)", term) for term in terms]
+    rest = CJK_RUN.sub(" ", q)
+    if WORD.search(rest):
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT unnest(tsvector_to_array(to_tsvector('simple'::regconfig, %s)))", [rest]
+            )
+            words = [row[0] for row in cursor.fetchall()]
+        tsqueries += [("plainto_tsquery('simple'::regconfig, %s)", word) for word in words]
+    # Constant SQL; the terms go in as parameters.
+    return [RawSQL(sql, [term], output_field=SearchQueryField()) for sql, term in tsqueries]  # noqa: S611
 
 
 def message_matches(q: str) -> QuerySet[Message] | None:
@@ -228,19 +267,22 @@ def conversation_filter(
     return conversations
 
 
-# Which plan (see conversation_search): collecting costs about its matches M (~5 us each:
-# heap, array, index lookups, sort); walking about the messages it checks to fill a page,
-# 51 x (conversations / conversations matching) x messages each, ~7 us each, which is
-# about 51 x N / M for N messages. They cross at M = sqrt(51 x 7/5 x N) ~ sqrt(70 N):
-# 8,400 at 1M messages, 26,000 at 10M. Below it, collect.
+# Which shape each source takes (see conversation_search): collecting costs about its
+# matches M (~5 us each: heap, array, index lookups, sort); walking about the rows it checks
+# to fill a page, 51 x (rows / rows matching) x each check, about 51 x N / M for N rows.
+# They cross at M = sqrt(51 x N x check / 5 us): for messages (a check reads a
+# conversation's messages, ~7 us each) sqrt(70 N), 8,400 at 1M messages, 26,000 at 10M;
+# for customers (a check is one primary-key lookup) about sqrt(51 N) for N conversations,
+# 7,100 at 1M. Below it, collect.
 def _at_most(values: QuerySet, cap: int) -> list | None:
-    """The values, or None when there are more than `cap` or reading them takes longer
-    than PROBE_TIMEOUT_MS (a common word: the planner misjudges a LIMIT over many
-    matches, and the walk is the right plan then anyway)."""
+    """The values (read in no order: the read stops at `cap` + 1), or None when there are
+    more than `cap` or reading them takes longer than PROBE_TIMEOUT_MS (a common word:
+    the planner misjudges a LIMIT over many matches, and the walk is the right plan then
+    anyway)."""
     try:
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(f"SET LOCAL statement_timeout = {int(PROBE_TIMEOUT_MS)}")
-            found = list(values[: cap + 1])
+            found = list(values.order_by()[: cap + 1])
             cursor.execute("SET LOCAL statement_timeout TO DEFAULT")
     except OperationalError:  # canceled: rolled back to the savepoint, setting and all
         return None
@@ -248,16 +290,120 @@ def _at_most(values: QuerySet, cap: int) -> list | None:
 
 
 PROBE_TIMEOUT_MS = 60
+# Estimates below this many times the cap are checked by reading (rare words were
+# estimated 100x too high at 10M messages), above it trusted.
+TRUSTED_ESTIMATE = 10
 
 
-def collect_max_rows() -> int:
+def _estimated_matches(values: QuerySet) -> float:
+    """The planner's estimate of the rows of `values` (planned, not run)."""
+    sql, params = values.order_by().query.sql_with_params()
     with connection.cursor() as cursor:
-        cursor.execute("SELECT reltuples FROM pg_class WHERE oid = 'inbox_message'::regclass")
-        messages = max(cursor.fetchone()[0], 0)
-    return max(MIN_COLLECT_ROWS, int(math.sqrt(70 * messages)))
+        cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
+        plan = cursor.fetchone()[0]
+    if isinstance(plan, str):
+        plan = json.loads(plan)
+    return plan[0]["Plan"]["Plan Rows"]
 
 
 MIN_COLLECT_ROWS = 1000
+
+
+def _estimated_rows(table: str) -> float:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reltuples FROM pg_class WHERE oid = %s::regclass", [table])
+        row = cursor.fetchone()
+    return max(row[0], 0) if row else 0
+
+
+def collect_max_rows() -> int:
+    """The most messages collected (see above)."""
+    return max(MIN_COLLECT_ROWS, int(math.sqrt(70 * _estimated_rows("inbox_message"))))
+
+
+def collect_max_customers() -> int:
+    """The most customers collected (see above)."""
+    conversations = _estimated_rows("inbox_conversation")
+    return max(MIN_COLLECT_ROWS, int(math.sqrt(51 * conversations)))
+
+
+def _id_in(field: str, ids: list[int]) -> Q | None:
+    """`field = ANY(ids)`: one array parameter (a list of thousands of IN parameters took
+    as long to plan as to run: 2,500 of them, 11 ms); None when there are none."""
+    if not ids:
+        return None
+    array = ArrayField(BigIntegerField())
+    return Q(AnyOf(F(field), Cast(Value(sorted(set(ids)), output_field=array), array)))
+
+
+def _by_customer(q: str, plan: str | None) -> tuple[Q | None, bool]:
+    """Conversations whose customer matches `q`: their customers collected (few), or each
+    conversation's customer checked (many: a common name); None when none match. And
+    whether they are collected (a page of them is sorted, not walked for)."""
+    if plan != "walk":
+        customers = customer_search(Customer.objects.all(), q).values_list("pk", flat=True)
+        if plan == "collect":
+            return _id_in("customer_id", list(customers)), True
+        ids = _at_most(customers, collect_max_customers())
+        if ids is not None:
+            return _id_in("customer_id", ids), True
+    # A scalar subquery, not EXISTS: the planner turns an EXISTS into a hashed subplan (all
+    # the matches first) when it misjudges the walk; this form it cannot.
+    customer = customer_search(Customer.objects.filter(pk=OuterRef("customer_id")), q)
+    return Q(IsNull(Subquery(customer.values("pk")[:1]), False)), False
+
+
+def _sorted_not_walked(order_by: tuple[str, ...]) -> tuple:
+    """`order_by` with its first field (a time) as `field + interval '0'`: the same order,
+    which no index gives, so that a collected source's conversations are read and sorted.
+    The planner would walk the list's index for them instead, not knowing how few of the
+    rows an agent's visibility leaves (a common name's 3,600 customers: 54,000 rows walked
+    for an agent's page, where sorting reads 4,000)."""
+    first, *rest = order_by
+    shifted = ExpressionWrapper(
+        F(first.lstrip("-")) + Value(timedelta(0)), output_field=DateTimeField()
+    )
+    return (shifted.desc() if first.startswith("-") else shifted.asc(), *rest)
+
+
+def _least_common_term(q: str) -> float:
+    """The planner's estimate of the messages matching the least common term of `q`: at
+    least as many as match `q` (each match has every term), and well estimated when the
+    term is common (the index's statistics of its common words). Of a query of several
+    words the planner multiplies their shares, as if independent (`refunded second`:
+    14,671 estimated, 394,680 found at 10M messages), which this does not."""
+    vector = MessageSearchVector("body")
+    terms = [Message.objects.filter(TsMatch(vector, term)) for term in search_terms(q)]
+    return min((_estimated_matches(term.values("pk")) for term in terms), default=0)
+
+
+def _by_message(q: str, messages: QuerySet[Message], plan: str | None) -> Q | None:
+    """Conversations with a message matching: collected (a rare word) or each conversation's
+    messages checked (a common word); None when none match."""
+    if plan != "walk":
+        ids = messages.values_list("conversation_id", flat=True)
+        if plan == "collect":
+            return _id_in("pk", list(ids))
+        cap = collect_max_rows()
+        # Every term far above the cap: walk without reading the first matches (a probe
+        # that would time out: the index alone reads more than the cap then).
+        if _least_common_term(q) <= TRUSTED_ESTIMATE * cap:
+            ids = _at_most(ids, cap)
+            if ids is not None:
+                return _id_in("pk", ids)
+    message = messages.filter(conversation_id=OuterRef("pk")).values("pk")[:1]
+    return Q(IsNull(Subquery(message), False))
+
+
+@dataclass(frozen=True)
+class Window:
+    """What one page reads (a cursor page of the API): the rows in `order_by` order, from
+    `start` on (a condition on the first ordering field; None for the first page), `rows`
+    of them (the cursor's offset, the page and one more to tell there is a next page)."""
+
+    order_by: tuple[str, ...]
+    start: Q | None
+    rows: int
 
 
 def conversation_search(
@@ -267,52 +413,48 @@ def conversation_search(
     filters: dict | None = None,
     conversations: QuerySet[Conversation] | None = None,
     plan: str | None = None,
+    window: Window | None = None,
 ) -> QuerySet[Conversation]:
     """The conversations `user` may see that match `q` (a message of theirs, private notes
     included, or their customer's name or identities) and the filters. `conversations`,
     when given, must come from `conversation_list(user=user)` (e.g. a console tab).
 
-    Two shapes, chosen by reading at most `collect_max_rows()` matches first: few (a rare
-    word, an order number, a name) are collected from the indexes, and the page is read
-    by primary key and customer (a BitmapOr) and sorted; many (a common word)
-    are found by walking the list in its order (`conv_last_message_idx`) and checking each
-    conversation (EXISTS on its messages), which stops at a page. Either alone is slow in
-    the other case: collecting a common word's matches reads most of the messages; walking
-    for a rare word reads every conversation. `plan` ("collect" or "walk") forces one
-    (tests and benchmarks compare them)."""
+    Each source (customers, messages) takes its own shape, chosen by reading at most a cap
+    of its matches first: few (a rare word, an order number, a name) are collected from
+    the indexes; many (a common word, a common name) are checked per conversation while
+    the list is read in its order (`conv_last_message_idx`), which stops at a page. Either
+    alone is slow in the other case: collecting a common word's matches reads most of the
+    messages; walking for a rare word reads every conversation. `plan` ("collect" or
+    "walk") forces one for both (tests and benchmarks compare them).
+
+    With `window` (the page the caller reads, in that order) each source reads only its
+    first `window.rows` conversations, gate, filters and all, and the result is those of
+    either source: the same page, as the union's first rows are among each source's first
+    rows, and a common name no longer costs a walk through the other source's check."""
     if conversations is None:  # else already scoped by the gate (a console tab)
         conversations = conversation_list(user=user)
     conversations = conversation_filter(conversations, user=user, filters=filters or {})
     q = (q or "").strip()[:MAX_QUERY_LENGTH]
     if not q:
         return conversations
-    customers = customer_search(Customer.objects.all(), q)
     messages = message_matches(q)
-    cap = collect_max_rows()
-    message_ids: list[int] = []
-    customer_ids: list[int] | None = None
-    if plan != "walk":
-        # Collect the matches, at most `cap` of each: a bounded index read that says which
-        # plan fits (the planner's estimates of rare tokens were off by 100x at 10M).
-        customer_ids = _at_most(customers.values_list("pk", flat=True), cap)
-        if customer_ids is not None and messages is not None:
-            message_ids = _at_most(messages.values_list("conversation_id", flat=True), cap)
-        plan = "walk" if customer_ids is None or message_ids is None else "collect"
-    if plan == "collect":
-        if customer_ids is None:  # forced
-            customer_ids = list(customers.values_list("pk", flat=True))
-            if messages is not None:
-                message_ids = list(messages.values_list("conversation_id", flat=True))
-        condition = Q(customer_id__in=customer_ids) | Q(pk__in=sorted(set(message_ids)))
-    else:
-        # Scalar subqueries, not EXISTS: the planner turns an EXISTS into a hashed subplan
-        # (all the matches first) when it misjudges the walk; this form it cannot.
-        customer = customer_search(Customer.objects.filter(pk=OuterRef("customer_id")), q)
-        condition = Q(IsNull(Subquery(customer.values("pk")[:1]), False))
-        if messages is not None:
-            message = messages.filter(conversation_id=OuterRef("pk")).values("pk")[:1]
-            condition |= Q(IsNull(Subquery(message), False))
-    return conversations.filter(condition)
+    sources = [_by_customer(q, plan)]
+    if messages is not None:
+        sources.append((_by_message(q, messages, plan), False))
+    sources = [(source, collected) for source, collected in sources if source is not None]
+    if not sources:
+        return conversations.none()
+    if window is None:
+        return conversations.filter(reduce(operator.or_, [source for source, _ in sources]))
+    ids: list[int] = []
+    for source, collected in sources:
+        first = conversations.filter(source)
+        if window.start is not None:
+            first = first.filter(window.start)
+        order_by = _sorted_not_walked(window.order_by) if collected else window.order_by
+        ids += first.order_by(*order_by).values_list("pk", flat=True)[: window.rows]
+    # Still within the gate and the filters (the sources were too): only narrowed.
+    return conversations.filter(_id_in("pk", ids) or Q(pk__in=[]))
 
 
 CONVERSATIONS_PER_CUSTOMER = 2
@@ -331,18 +473,64 @@ class AnyOf(Lookup):
         return f"{lhs_sql} = ANY({rhs_sql})", (*lhs_params, *rhs_params)
 
 
+class UnindexedSearchVector(Func):
+    """The same vector as `MessageSearchVector`, spelled so that no index serves it: a
+    message is checked where it is read (a conversation's newest first)."""
+
+    template = "to_tsvector('simple'::regconfig, sb_search_text(%(expressions)s || ''))"
+    output_field = SearchVectorField()
+
+
+# The newest messages of a conversation looked through for its snippet before the index.
+RECENT_MESSAGES = 20
+
+
+def _recent_matches(ids: list[int], q: str, fields: tuple) -> tuple[list[dict], list[int]]:
+    """The newest message matching `q` among the newest RECENT_MESSAGES of each of the
+    conversations `ids`, and the conversations with none there."""
+    recent = (
+        Message.objects.filter(
+            conversation_id=OuterRef("pk"), seq__gt=OuterRef("last_seq") - RECENT_MESSAGES
+        )
+        .filter(TsMatch(UnindexedSearchVector("body"), search_query(q)))
+        .order_by("-seq")
+        .values("pk")[:1]
+    )
+    matched = dict(
+        Conversation.objects.filter(pk__in=ids)
+        .annotate(match=Subquery(recent))
+        .filter(match__isnull=False)
+        .values_list("pk", "match")
+    )
+    newest = list(Message.objects.filter(pk__in=matched.values()).values(*fields))
+    return newest, [pk for pk in ids if pk not in matched]
+
+
 def search_snippets(conversations: list[Conversation], q: str) -> dict[int, dict]:
     """For each conversation of a page, its newest message matching `q`, as plain text cut
-    around the first query term (the client escapes it): {conversation id: snippet}."""
-    messages = message_matches((q or "").strip()[:MAX_QUERY_LENGTH])
+    around the first query term (the client escapes it): {conversation id: snippet}.
+
+    A rare query through the index. A common one first among each conversation's newest
+    messages, read newest first and stopping at a match (a common word is in one of them),
+    then for the others through the index: the index alone rechecks every match of a common
+    phrase before it keeps the page's (`请问什么时候` at 100k messages: 4,400 rechecks,
+    125 ms)."""
+    q = (q or "").strip()[:MAX_QUERY_LENGTH]
+    messages = message_matches(q)
     if messages is None or not conversations:
         return {}
-    newest = (
-        messages.filter(conversation_id__in=[conversation.pk for conversation in conversations])
-        .order_by("conversation_id", "-seq")
-        .distinct("conversation_id")
-        .values("conversation_id", "seq", "body", "private", "sent_at")
-    )
+    ids = [conversation.pk for conversation in conversations]
+    fields = ("conversation_id", "seq", "body", "private", "sent_at")
+    newest, rest = [], ids
+    if _least_common_term(q) > collect_max_rows():
+        newest, rest = _recent_matches(ids, q, fields)
+    if rest:
+        newest += (
+            messages.filter(conversation_id__in=rest)
+            .order_by("conversation_id", "-seq")
+            .distinct("conversation_id")
+            .values(*fields)
+        )
     terms = [term for term in re.split(r"\s+", q.lower()) if term]
     snippets = {}
     for message in newest:

@@ -8,7 +8,7 @@ from rest_framework import serializers
 from accounts.models import User
 from customers.models import Customer, Identity
 
-from .files import attachment_url
+from .files import attachment_url, visitor_attachment_url
 from .models import Attachment, Conversation, Message, Notification
 
 
@@ -23,14 +23,34 @@ class UserRefSerializer(serializers.ModelSerializer):
 class AttachmentSerializer(serializers.ModelSerializer):
     id = serializers.UUIDField(source="uuid")
     is_image = serializers.BooleanField()
-    url = serializers.SerializerMethodField(help_text="Signed download link, valid for a day.")
+    url = serializers.SerializerMethodField(
+        help_text=(
+            "Signed download link, valid for a day. It opens only for a signed-in user "
+            "(console session or `Authorization: Token`) who may still see the "
+            "conversation, and only for the user it was issued to when it names one; "
+            "anyone else gets a 404."
+        )
+    )
 
     class Meta:
         model = Attachment
         fields = ["id", "name", "content_type", "size", "is_image", "url"]
 
     def get_url(self, attachment: Attachment) -> str:
-        return attachment_url(attachment)
+        request = self.context.get("request")
+        return attachment_url(attachment, user=getattr(request, "user", None))
+
+
+class CustomerAttachmentSerializer(AttachmentSerializer):
+    url = serializers.SerializerMethodField(
+        help_text=(
+            "Signed download link for this conversation's visitor, valid for a day. It "
+            "needs no header, so that it can be an image's source or a plain link."
+        )
+    )
+
+    def get_url(self, attachment: Attachment) -> str:
+        return visitor_attachment_url(attachment)
 
 
 class MessageSerializer(serializers.ModelSerializer):
@@ -52,7 +72,8 @@ class MessageSerializer(serializers.ModelSerializer):
             "comment {comment_id, post_id, permalink}, sticker, reply_to (provider id), "
             "subject, html (sanitised email HTML), quoted, automated, template {name, "
             "language, variables}, options, reactions {customer: emoji}, edits "
-            "[{body, replaced_at}], edited_at, deleted_at."
+            "[{body, replaced_at}], edited_at, deleted_at, csat (the rating question), "
+            "csat_rating (the customer's rating reply, filed in the resolved conversation)."
         )
     )
 
@@ -100,7 +121,7 @@ class CustomerMessageSerializer(serializers.ModelSerializer):
     client_id = serializers.SerializerMethodField(
         help_text="The key the visitor sent it with; null on messages to the visitor."
     )
-    attachments = AttachmentSerializer(many=True)
+    attachments = CustomerAttachmentSerializer(many=True)
 
     class Meta:
         model = Message

@@ -6,13 +6,15 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import ensure_csrf_cookie
+from rest_framework.exceptions import AuthenticationFailed
 
+from accounts.authentication import ApiTokenAuthentication
 from customers.enums import CONTACT_KINDS, CaptureVia, IdentityKind, LeadStatus, Verification
 
 from .api import AGENT_ATTACHMENT_MAX_BYTES
-from .enums import ConversationStatus
-from .files import INLINE_TYPES, attachment_uuid_from_token
-from .models import Attachment
+from .console_text import tool_strings
+from .enums import Availability, ConversationStatus, Priority
+from .files import INLINE_TYPES, attachment_for_link
 from .serializers import MAX_BODY_LENGTH
 
 
@@ -237,6 +239,10 @@ def console_strings() -> dict[str, str]:
         "template_sent": _("Template: %(name)s"),
         "sent_with_tag": _("Sent with the human-agent tag"),
         "private_reply": _("Private reply"),
+        "private_note": _("Note"),
+        "files_not_in_notes": _("Files go to the customer: switch to Reply to send one."),
+        "conversation_moved": _("That conversation was moved out of your view."),
+        **tool_strings(),
     }
 
 
@@ -272,6 +278,8 @@ def console_home(request):
         "max_file_bytes": AGENT_ATTACHMENT_MAX_BYTES,
         "labels": {
             "status": {value: str(label) for value, label in ConversationStatus.choices},
+            "priority": {str(value): str(label) for value, label in Priority.choices},
+            "availability": {value: str(label) for value, label in Availability.choices},
             "identity": {value: str(label) for value, label in IdentityKind.choices},
             "lead": {value: str(label) for value, label in LeadStatus.choices},
             "via": {value: str(label) for value, label in CaptureVia.choices},
@@ -284,11 +292,10 @@ def console_home(request):
 
 
 def attachment_download(request, token: str):
-    """Serves an attachment to whoever holds its signed link (issued with the message)."""
-    attachment_uuid = attachment_uuid_from_token(token)
-    attachment = (
-        Attachment.objects.filter(uuid=attachment_uuid).first() if attachment_uuid else None
-    )
+    """Serves an attachment to the audience its link was issued for (`inbox.files`):
+    staff signed in by the console's session or an API token, the conversation's visitor,
+    or a provider fetching a reply's file. Anything else is a 404."""
+    attachment = attachment_for_link(token=token, user=_api_token_user(request) or request.user)
     if attachment is None:
         raise Http404
     inline = attachment.content_type in INLINE_TYPES
@@ -302,3 +309,13 @@ def attachment_download(request, token: str):
     response["Content-Security-Policy"] = "default-src 'none'; sandbox"
     response["Cache-Control"] = "private, max-age=3600"
     return response
+
+
+def _api_token_user(request):
+    """The user of an `Authorization: Token` header (REST clients; browsers send the
+    session cookie instead). None without one or for a bad one, never an error page."""
+    try:
+        found = ApiTokenAuthentication().authenticate(request)
+    except AuthenticationFailed:
+        return None
+    return found[0] if found else None

@@ -17,7 +17,11 @@ def test_worker_memory_benchmark_sends_each_reply_once(django_db_setup, django_d
     assert check["doubled"] == 0
     assert check["unexpected"] == 0
     assert check["delivery_states"] == {"sent": 50}
-    assert len(report["samples"]) == 10
+    # One sample per mark of 5 deliveries crossed; a batch that crosses two marks at once
+    # is one measurement, so the count varies, but the last is always at the end.
+    samples = report["samples"]
+    assert 2 <= len(samples) <= 10
+    assert samples[-1]["deliveries"] == 50
     assert report["baseline_rss_mb"] > 0
     assert report["slope_mb_per_1000"] is not None
     from inbox.models import Inbox

@@ -41,6 +41,7 @@ from inbox.services import (
     message_reaction_set,
     message_receive,
 )
+from inbox.services.csat import csat_answers
 
 from ..adapters import adapter_for
 from ..adapters.base import (
@@ -393,6 +394,7 @@ def _message_ingest(
         source["comment"] = asdict(item.comment)
     if item.subject:
         source["subject"] = item.subject
+    body = _body(item)
     conversation = _thread_conversation(channel, adapter, item, customer)
     if conversation is None:
         conversation = conversation_for_inbound(
@@ -403,6 +405,7 @@ def _message_ingest(
             source=source,
             team=channel.team,
             new_thread=adapter.threads_by_refs,
+            body=body,
         )
     elif item.referral:
         customer_touch(customer=customer, source=source)
@@ -412,13 +415,16 @@ def _message_ingest(
         for ref in item.media
         if isinstance(media.get(ref), str)
     ]
+    content = _content(item, refused)
+    if csat_answers(conversation=conversation, body=body):
+        content["csat_rating"] = True  # taken as the rating; the conversation stays resolved
     message_receive(
         conversation=conversation,
-        body=_body(item),
+        body=body,
         attachments=uploads,
         external_id=item.external_id or None,
         sent_at=item.sent_at,
-        content=_content(item, refused),
+        content=content,
     )
 
 

@@ -24,7 +24,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from inbox.enums import DeliveryStatus, MessageDirection
-from inbox.files import attachment_url
+from inbox.files import provider_attachment_url
 from inbox.models import Message
 from inbox.outbound import ReplyDraft, ReplyPlan
 from inbox.services import message_delivery_update
@@ -255,7 +255,9 @@ def _files(message: Message):
     for attachment in message.attachments.all():
         with attachment.file.open("rb") as handle:
             data = handle.read()
-        url = settings.PUBLIC_URL + attachment_url(attachment) if settings.PUBLIC_URL else ""
+        url = (
+            settings.PUBLIC_URL + provider_attachment_url(attachment) if settings.PUBLIC_URL else ""
+        )
         yield OutboundFile(
             name=attachment.name,
             content_type=attachment.content_type,

@@ -103,6 +103,15 @@ def _push(conversation: Conversation) -> None:
     transaction.on_commit(partial(realtime.push_conversation_updated, conversation), robust=True)
 
 
+def _push_moved(conversation: Conversation, seen_by: list[str]) -> None:
+    """After commit: the new holders hear of it, and consoles that saw it and no longer
+    may (`seen_by`: its groups before the change) drop it."""
+    transaction.on_commit(
+        partial(realtime.push_conversation_moved, conversation, previous_groups=seen_by),
+        robust=True,
+    )
+
+
 def _locked(conversation: Conversation) -> Conversation:
     return (
         Conversation.objects.select_for_update(of=("self",))
@@ -260,6 +269,7 @@ def conversation_assign(
     queue), passing over the agent it was taken from."""
     now = now or timezone.now()
     conversation = _locked(conversation)
+    seen_by = realtime.agent_groups(conversation)
     if not isinstance(team, _Keep):
         conversation.team = team
     previous = _set_assignee(conversation, agent, now=now)
@@ -292,7 +302,7 @@ def conversation_assign(
             conversation=conversation,
             actor=actor,
         )
-    _push(conversation)
+    _push_moved(conversation, seen_by)
     if agent is None:
         excluded = (previous.pk,) if previous is not None else ()
         conversation_autoassign(conversation=conversation, exclude=excluded, now=now)
@@ -317,6 +327,7 @@ def conversation_transfer(
         raise ValueError("A transfer needs an agent or a team.")
     now = now or timezone.now()
     conversation = _locked(conversation)
+    seen_by = realtime.agent_groups(conversation)
     if to_team is not None:
         conversation.team = to_team
     previous = _set_assignee(conversation, to_agent, now=now)
@@ -343,7 +354,7 @@ def conversation_transfer(
             conversation=conversation,
             actor=actor,
         )
-    _push(conversation)
+    _push_moved(conversation, seen_by)
     if to_agent is None:
         excluded = (previous.pk,) if previous is not None else ()
         conversation_autoassign(conversation=conversation, exclude=excluded, now=now)

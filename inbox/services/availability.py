@@ -97,7 +97,10 @@ def console_connected(*, user: User) -> None:
         cache.set(key, 1, timeout=SOCKETS_TTL)
     cache.touch(key, SOCKETS_TTL)
     agent_present(user_id=user.pk)
-    profile = agent_profile_get(user)
+    # An agent opening the console for the first time never chose to be offline.
+    profile, _created = AgentProfile.objects.get_or_create(
+        user=user, defaults={"offline_automatically": True}
+    )
     if profile.availability == Availability.OFFLINE and profile.offline_automatically:
         agent_availability_set(user=user, availability=Availability.ONLINE)
 
@@ -141,13 +144,16 @@ def agent_offline_if_absent(*, user_id: int) -> bool:
 def agents_lapsed_sweep() -> int:
     """Takes offline the agents shown online or busy whose consoles stopped sending
     heartbeats without closing (a crash, a lost network): what the disconnect check never
-    heard of. Returns how many."""
+    heard of. Only agents whose console counter is still there (opened, never seen to
+    close): one who works through the API alone, with no console, stays as they set it.
+    Returns how many."""
     taken = 0
     user_ids = AgentProfile.objects.exclude(availability=Availability.OFFLINE).values_list(
         "pk", flat=True
     )
+    counted = cache.get_many([_sockets_key(user_id) for user_id in user_ids])
     for user_id in user_ids:
-        if any_agent_present(user_ids=[user_id]):
+        if _sockets_key(user_id) not in counted or any_agent_present(user_ids=[user_id]):
             continue
         cache.delete(_sockets_key(user_id))  # a counter left by a crashed server
         try:

@@ -130,6 +130,42 @@ def csat_awaited_question(
     return csat_question(conversation=conversation, by_message=False)
 
 
+def csat_rated_conversation(
+    *,
+    inbox_id: int,
+    identity_id: int,
+    thread_key: str,
+    body: str,
+    now: datetime.datetime | None = None,
+) -> Conversation | None:
+    """The resolved conversation a customer's message answers when the message is a rating
+    (a lone digit) and that conversation's request is open and unanswered: the rating goes
+    there, instead of opening a new conversation that says only "5"."""
+    if rating_parse(body) is None:
+        return None
+    now = now or timezone.now()
+    return (
+        Conversation.objects.filter(
+            inbox_id=inbox_id,
+            identity_id=identity_id,
+            thread_key=thread_key,
+            status=ConversationStatus.RESOLVED,
+            csat__rating__isnull=True,
+            csat__requested_at__gt=now - RATING_WINDOW,
+        )
+        .order_by("-csat__requested_at")
+        .first()
+    )
+
+
+def csat_answers(*, conversation: Conversation, body: str) -> bool:
+    """Whether a customer's message on this conversation is the rating it asked for."""
+    if rating_parse(body) is None or conversation.status != ConversationStatus.RESOLVED:
+        return False
+    csat = csat_open(conversation=conversation)
+    return csat is not None and csat.rating is None
+
+
 @transaction.atomic
 def csat_submit(
     *,
@@ -163,8 +199,8 @@ def csat_reply_take(
 ) -> CsatResponse | None:
     """Takes a customer's message as the rating it is, when it is exactly a digit from 1
     to 5 and their identity in this inbox has an unanswered open request asked before it
-    (on another channel the reply lands in a new conversation: the resolved one stays
-    resolved). None when the message is no rating."""
+    (the inbound pipeline files such a reply in the resolved conversation, which stays
+    resolved: `csat_rated_conversation`). None when the message is no rating."""
     rating = rating_parse(message.body)
     if (
         rating is None

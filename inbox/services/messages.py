@@ -79,9 +79,11 @@ def message_append(
     content = content or {}
     preview = body or " ".join(f"📎 {upload.name}" for upload in attachments)
     customer_wrote = not private and direction == MessageDirection.INBOUND
-    counts_as_customer = customer_wrote and not content.get("automated")
+    counts_as_customer = (
+        customer_wrote and not content.get("automated") and not content.get("csat_rating")
+    )
     # The customer writing ends a wait on them or a snooze; their own words (not an
-    # automatic reply) also reopen a resolved conversation.
+    # automatic reply, not the rating they were asked for) also reopen a resolved one.
     reopens = (ConversationStatus.PENDING, ConversationStatus.SNOOZED) if customer_wrote else ()
     if counts_as_customer:
         reopens += (ConversationStatus.RESOLVED,)
@@ -160,6 +162,7 @@ _NOTED_FIELDS = (
     "agent_read_seq",
     "status",
     "snoozed_until",
+    "resolved_at",
     "last_inbound_at",
     "updated_at",
     # Not changed by the UPDATE, but read under its lock for the SLA hook (which may
@@ -187,6 +190,8 @@ def _conversation_note_message(
     if reopens:
         assignments += [
             "status = CASE WHEN status = ANY(%(reopens)s) THEN %(open)s ELSE status END",
+            # Right-hand sides read the row as it was: cleared only when it reopens.
+            "resolved_at = CASE WHEN status = ANY(%(reopens)s) THEN NULL ELSE resolved_at END",
             "snoozed_until = NULL",  # never kept once the conversation is not snoozed
         ]
     if counts_as_customer:
@@ -313,12 +318,15 @@ def message_send(
     if created:
         reply_enqueue(message=message, plan=plan)
     if created and conversation.assignee_id is None:
+        # Answering an unassigned conversation takes it, out of the queue if it waited.
+        seen_by = realtime.agent_groups(conversation)
         Conversation.objects.filter(pk=conversation.pk, assignee__isnull=True).update(
-            assignee=author, updated_at=timezone.now()
+            assignee=author, queued_at=None, updated_at=timezone.now()
         )
         conversation.refresh_from_db()
         transaction.on_commit(
-            partial(realtime.push_conversation_updated, conversation), robust=True
+            partial(realtime.push_conversation_moved, conversation, previous_groups=seen_by),
+            robust=True,
         )
     return message, created
 
@@ -382,11 +390,16 @@ def conversation_for_inbound(
     source: dict | None = None,
     team: Team | None = None,
     new_thread: bool = False,
+    body: str = "",
 ) -> Conversation:
     """The conversation a customer's message from a channel belongs to: their latest one on
     this identity and thread that is not resolved, else a new one (a message after
     resolution starts a new conversation, so each is measured on its own). `new_thread`
-    always starts one (an email with a new subject)."""
+    always starts one (an email with a new subject). A `body` that is the rating asked for
+    after resolution goes to the resolved conversation that asked (it stays resolved: the
+    caller marks the message `csat_rating`)."""
+    from .csat import csat_rated_conversation
+
     _lock_thread(inbox, identity, thread_key)
     if not new_thread:
         conversation = (
@@ -394,6 +407,8 @@ def conversation_for_inbound(
             .exclude(status=ConversationStatus.RESOLVED)
             .order_by("-created_at")
             .first()
+        ) or csat_rated_conversation(
+            inbox_id=inbox.pk, identity_id=identity.pk, thread_key=thread_key, body=body
         )
         if conversation is not None:
             return conversation

@@ -55,6 +55,7 @@ def note_add(
     author: User,
     body: str,
     reply_to_seq: int | None = None,
+    client_id: str | None = None,
 ) -> Message:
     """A private note (never delivered to the customer, never shown in the widget).
     Mentioned users, and every member of a mentioned team, who may see the conversation
@@ -65,16 +66,19 @@ def note_add(
     mentioned = mentions_parse(body)
     users = list(User.objects.filter(pk__in=mentioned["users"], is_active=True).order_by("pk"))
     teams = list(Team.objects.filter(pk__in=mentioned["teams"]).order_by("pk"))
-    message, _created = message_append(
+    message, created = message_append(
         conversation=conversation,
         direction=MessageDirection.OUTBOUND,
         sender_type=SenderType.AGENT,
         author=author,
+        client_id=client_id,
         body=body,
         private=True,
         reply_to=reply_to,
         content={"mentions": {"users": [u.pk for u in users], "teams": [t.pk for t in teams]}},
     )
+    if not created:  # a retry: its mentions were notified the first time
+        return message
     recipients = {user.pk: user for user in users}
     for member in User.objects.filter(teams__in=teams, is_active=True).distinct():
         recipients.setdefault(member.pk, member)

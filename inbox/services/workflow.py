@@ -114,6 +114,9 @@ def conversation_status_set(
         locked.claimed_until = None
         locked.queued_at = None
         fields += ["resolved_at", "claimed_by", "claimed_until", "queued_at"]
+    elif locked.resolved_at is not None:  # reopened: resolved again later, if at all
+        locked.resolved_at = None
+        fields.append("resolved_at")
     locked.save(update_fields=fields)
     sla_on_status(conversation=locked, previous_status=previous)
     if status == ConversationStatus.RESOLVED:

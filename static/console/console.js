@@ -395,6 +395,74 @@
     }
   }
 
+  // --- Extensions ----------------------------------------------------------------------
+  //
+  // The workflow, list and composer tools live in their own files (workflow.js,
+  // list_tools.js, composer_tools.js). Each calls SwitchboardConsole.extend(fn) as it
+  // loads, before the console starts, and listens to these hooks:
+  //   open(cur) · close() · header(cur) · row(li, conversation) · message(li, m)
+  //   event(event): every socket event, after the console has handled it
+  //   list-query(params): URLSearchParams of the list request, to add filters
+  //   pending(li, pending): a message on its way (body, note, replyTo), drawn
+  //   sent(cur): the composer's text went (compose.replyTo is cleared then)
+  //   start()
+  // `listFilters` are predicates a listed conversation must also pass (a live push that
+  // falls out of the filters leaves the list).
+
+  var hooks = {};
+  var listFilters = [];
+  // How the composer sends, set by the composer's tools: a note or a reply, and the seq
+  // of a quoted message (cleared after each send).
+  var compose = { note: false, replyTo: null };
+  // Keyboard shortcuts the tools offer, for the "?" overview: {keys, label}.
+  var shortcuts = [];
+
+  function on(name, fn) {
+    (hooks[name] = hooks[name] || []).push(fn);
+  }
+
+  function emit(name) {
+    var args = Array.prototype.slice.call(arguments, 1);
+    (hooks[name] || []).forEach(function (fn) {
+      try {
+        fn.apply(null, args);
+      } catch (error) {
+        if (window.console) window.console.error(error); // one tool failing keeps the rest
+      }
+    });
+  }
+
+  // Colleagues and teams (assign, transfer, mention and filter pickers of every tool):
+  // asked once a minute at most, shared by the tools.
+  var STAFF_MAX_AGE_MS = 60 * 1000;
+  var staffCache = { at: 0, promise: null };
+
+  function staffLists(fresh) {
+    if (!staffCache.promise || fresh || Date.now() - staffCache.at >= STAFF_MAX_AGE_MS) {
+      var apiRoot = config.urls.api;
+      staffCache.at = Date.now();
+      var promise = Promise.all([api(apiRoot + "agents/"), api(apiRoot + "teams/")]).then(function (answers) {
+        return {
+          agents: Array.isArray(answers[0]) ? answers[0] : [],
+          teams: Array.isArray(answers[1]) ? answers[1] : [],
+        };
+      });
+      promise.catch(function () {
+        if (staffCache.promise === promise) staffCache.promise = null; // the next call asks again
+      });
+      staffCache.promise = promise;
+    }
+    return staffCache.promise;
+  }
+
+  /** Whether keys typed at `target` are text (so single-key shortcuts must not fire). */
+  function isEditable(target) {
+    if (!target || !target.tagName) return false;
+    var tag = target.tagName;
+    if (tag === "INPUT") return !/^(checkbox|radio|button|submit|reset)$/i.test(target.type || "");
+    return tag === "TEXTAREA" || tag === "SELECT" || !!target.isContentEditable;
+  }
+
   function pendingFor(conversationId) {
     var map = state.pending.get(conversationId);
     if (!map) {
@@ -429,6 +497,7 @@
   }
 
   function matchesView(conversation, view) {
+    if (!listFilters.every(function (keep) { return keep(conversation); })) return false;
     if (view === "mine") return !!conversation.assignee && conversation.assignee.id === ME.id;
     if (view === "unassigned") return !conversation.assignee;
     return true;
@@ -537,9 +606,10 @@
   }
 
   function listQuery(cursor) {
-    var query = "?view=" + encodeURIComponent(state.view) + "&page_size=" + PAGE_SIZE;
-    if (cursor) query += "&cursor=" + encodeURIComponent(cursor);
-    return API + query;
+    var params = new URLSearchParams({ view: state.view, page_size: String(PAGE_SIZE) });
+    emit("list-query", params);
+    if (cursor) params.set("cursor", cursor);
+    return API + "?" + params.toString();
   }
 
   function cursorOf(nextUrl) {
@@ -771,6 +841,7 @@
     row.classList.toggle("is-selected", selected);
     if (selected) row.firstChild.setAttribute("aria-current", "true");
     else row.firstChild.removeAttribute("aria-current");
+    emit("row", row, conversation);
     return row;
   }
 
@@ -915,6 +986,7 @@
     });
     updateTitle();
     if (!options.keepFocus && window.matchMedia("(min-width: 761px)").matches) el.composer.focus();
+    emit("open", cur);
     loadConversation(cur);
     loadReplyOptions(cur);
   }
@@ -998,6 +1070,7 @@
     el.placeholder.hidden = false;
     el.panelBody.replaceChildren();
     state.list.forEach(function (conversation) { renderRow(conversation); });
+    emit("close");
   }
 
   function setUrlConversation(id) {
@@ -1036,6 +1109,7 @@
     }
     renderChannelChip(el.channel, conversationKind(conversation));
     el.inbox.textContent = conversation.inbox ? conversation.inbox.name : "";
+    emit("header", cur);
   }
 
   function customerName() {
@@ -1159,6 +1233,7 @@
         " msg-from-" +
         (m.sender_type || "unknown") +
         (content.automated ? " msg-automated" : "") +
+        (m.private ? (content.activity ? " msg-activity" : " msg-note") : "") +
         (content.deleted_at ? " is-deleted" : ""),
       "data-seq": m.seq,
     });
@@ -1174,7 +1249,8 @@
         timeElement(sent, "msg-time")
       )
     );
-    var bubble = h("div", { class: "msg-bubble" }, contentBefore(m));
+    var quoted = typeof m.reply_to === "number" && state.cur ? quoteElement(state.cur.messages.get(m.reply_to) || null) : null;
+    var bubble = h("div", { class: "msg-bubble" }, quoted, contentBefore(m));
     if (m.body && !bodyIsDerived(m)) bubble.appendChild(bodyElement(m.body));
     appendChild(bubble, contentAfter(m));
     if (m.attachments && m.attachments.length) bubble.appendChild(attachmentsElement(m.attachments));
@@ -1182,12 +1258,13 @@
     appendChild(li, reactionsElement(m));
     var labels = messageLabels(m);
     if (out || labels.length) {
-      li.appendChild(h("div", { class: "msg-foot" }, labels, out ? h("span", { class: "msg-status" }) : null));
+      li.appendChild(h("div", { class: "msg-foot" }, labels, out && !m.private ? h("span", { class: "msg-status" }) : null));
     }
-    if (out) {
+    if (out && !m.private) {
       setDeliveryStatus(li, m.seq, m);
       appendChild(li, retryEditor(m));
     }
+    emit("message", li, m);
     return li;
   }
 
@@ -1345,14 +1422,30 @@
 
   function replyToElement(externalId) {
     if (!textOf(externalId)) return null;
-    var quoted = messageByExternalId(textOf(externalId));
+    return quoteElement(messageByExternalId(textOf(externalId)));
+  }
+
+  /** "In reply to …": the quoted message (by provider id or, for agents' quotes, by seq);
+   * a click scrolls to it when it is loaded. */
+  function quoteElement(quoted) {
     var preview = quoted
       ? quoted.body || (quoted.attachments && quoted.attachments[0] ? "📎 " + quoted.attachments[0].name : "")
       : "";
-    return h("div", {
+    var element = h("div", {
       class: "msg-reply-to",
       text: preview ? t("in_reply_to", { text: excerpt(preview, 80) }) : t("in_reply_to_earlier"),
     });
+    if (quoted && state.cur && state.cur.elements.get(quoted.seq)) {
+      element.classList.add("is-link");
+      element.addEventListener("click", function () {
+        var target = state.cur && state.cur.elements.get(quoted.seq);
+        if (!target) return;
+        target.scrollIntoView({ block: "center", behavior: "smooth" });
+        target.classList.add("is-flash");
+        setTimeout(function () { target.classList.remove("is-flash"); }, 1600);
+      });
+    }
+    return element;
   }
 
   /** A coordinate rounded to a metre or so, or null when it is not one. */
@@ -1502,6 +1595,7 @@
     var label = function (className, text, title) {
       labels.push(h("span", { class: "msg-label " + className, title: title || null, text: text }));
     };
+    if (m.private && !content.activity) label("msg-label-note", t("private_note"));
     if (content.automated) label("msg-label-auto", t("auto_reply"));
     if (isObject(content.template) && textOf(content.template.name)) {
       label("msg-label-template", t("template_sent", { name: content.template.name }));
@@ -2011,19 +2105,22 @@
     el.composerError.dataset.kind = "";
   }
 
-  /** Sends the composer's text; `extra` adds channel options (the human-agent tag). */
-  function sendText(extra) {
+  /** Sends the composer's text; `extra` adds channel options (the human-agent tag).
+   * `send.note` makes it a private note (never delivered, so the channel's rules do not
+   * apply) and `send.replyTo` quotes a message by seq. */
+  function sendText(extra, send) {
     var cur = state.cur;
     if (!cur) return;
+    send = send || {};
     var body = el.composer.value;
     if (!body.trim()) return;
     var rules = cur.reply.options;
     var tagged = !!(extra && extra.message_tag);
-    if (!freeTextAllowed(rules) && !(tagged && tagAllowed(rules))) {
+    if (!send.note && !freeTextAllowed(rules) && !(tagged && tagAllowed(rules))) {
       showComposerError(rules.blocked_reason || t("free_text_blocked"), rules.hint);
       return;
     }
-    var max = textLimit(rules);
+    var max = send.note ? config.max_body : textLimit(rules);
     if (textLength(body) > max) {
       showComposerError(t("too_long", { max: max }), "", "too_long");
       return;
@@ -2039,14 +2136,22 @@
       clientId: newClientId(),
       body: body,
       file: null,
-      options: replyChoices(cur, extra),
+      note: !!send.note,
+      replyTo: send.replyTo || null,
+      options: send.note ? null : replyChoices(cur, extra),
     });
+    compose.replyTo = null;
+    emit("sent", cur);
     el.composer.focus();
   }
 
   function sendFiles(files) {
     var cur = state.cur;
     if (!cur) return;
+    if (compose.note) {
+      showComposerError(t("files_not_in_notes"));
+      return;
+    }
     var rules = cur.reply.options;
     if (!freeTextAllowed(rules)) {
       showComposerError(rules.blocked_reason || t("free_text_blocked"), rules.hint);
@@ -2091,7 +2196,9 @@
       var data = { client_id: pending.clientId, body: pending.body };
       if (pending.template) data.template = pending.template;
       if (pending.options) data.options = pending.options;
-      request = api(conversationUrl(pending.conversationId, "messages/"), { method: "POST", json: data });
+      if (pending.replyTo) data.reply_to = pending.replyTo;
+      var path = pending.note ? "notes/" : "messages/";
+      request = api(conversationUrl(pending.conversationId, path), { method: "POST", json: data });
     }
     request.then(
       function (message) {
@@ -2182,7 +2289,7 @@
   }
 
   function renderPending(pending) {
-    var li = h("li", { class: "msg msg-out msg-pending", "data-client-id": pending.clientId });
+    var li = h("li", { class: "msg msg-out msg-pending" + (pending.note ? " msg-note" : ""), "data-client-id": pending.clientId });
     li.dataset.sender = "out:" + ME.id;
     li.dataset.time = pending.createdAt;
     li.appendChild(
@@ -2213,6 +2320,7 @@
     li.appendChild(h("div", { class: "msg-foot" }, h("span", { class: "msg-status" })));
     pending.element = li;
     updatePendingElement(pending);
+    emit("pending", li, pending);
     return li;
   }
 
@@ -2375,7 +2483,7 @@
   function updateCharCount() {
     var cur = state.cur;
     var max = cur && cur.reply.options && cur.reply.options.max_text_length;
-    if (!max || el.composer.disabled) {
+    if (!max || el.composer.disabled || compose.note) {
       el.charCount.hidden = true;
       return;
     }
@@ -2684,7 +2792,8 @@
       hideComposerError();
     }
     if (!cur) return;
-    if (!el.composer.value.trim()) {
+    // A note is no reply: the customer must not see "typing…" for it.
+    if (!el.composer.value.trim() || compose.note) {
       stopTyping();
       return;
     }
@@ -5134,8 +5243,40 @@
         onRead(event);
         if (state.cur && state.cur.id === event.conversation) verifySoon();
         break;
+      case "conversation.removed":
+        if (event.conversation) onConversationRemoved(event.conversation);
+        break;
       default:
         break;
+    }
+    emit("event", event);
+  }
+
+  /** A group this console listens to lost the conversation (transferred, assigned away).
+   * A hint: the agent may still see it another way, so the API decides. */
+  function onConversationRemoved(id) {
+    api(conversationUrl(id))
+      .then(function (conversation) { upsertConversation(conversation); })
+      .catch(function (error) { if (error.status === 404) dropConversation(id); });
+  }
+
+  /** Out of this agent's sight now: the row goes, and an open conversation closes with a
+   * word why. */
+  function dropConversation(id) {
+    state.latest.delete(id);
+    state.touched.set(id, ++state.clock);
+    if (state.list.has(id)) {
+      state.list.delete(id);
+      var row = state.rows.get(id);
+      if (row) row.remove();
+      state.rows.delete(id);
+      updateListEmpty();
+      updateTitle();
+    }
+    if (state.cur && state.cur.id === id) {
+      closeConversation();
+      showBanner(t("conversation_moved"), "info");
+      setTimeout(hideBanner, 6000);
     }
   }
 
@@ -5235,15 +5376,20 @@
     }
   });
 
+  function sendComposed() {
+    sendText(null, compose);
+  }
+
   el.form.addEventListener("submit", function (event) {
     event.preventDefault();
-    sendText();
+    sendComposed();
   });
 
   el.composer.addEventListener("keydown", function (event) {
+    if (event.defaultPrevented) return; // a tool's suggestion list took the key
     if (event.key === "Enter" && !event.shiftKey && !event.altKey && !event.isComposing && event.keyCode !== 229) {
       event.preventDefault();
-      sendText();
+      sendComposed();
     }
   });
   el.composer.addEventListener("input", onComposerInput);
@@ -5340,25 +5486,80 @@
   setInterval(refreshRowTimes, 30000);
   setInterval(tickReplyWindow, REPLY_WINDOW_TICK_MS);
 
-  // Expose a little for debugging and tests (read-only use).
-  window.SwitchboardConsole = { state: state, socket: socket };
+  // What the tools in their own files may use (see "Extensions" above).
+  var shared = {
+    config: config,
+    me: ME,
+    labels: LABELS,
+    state: state,
+    socket: socket,
+    el: el,
+    root: root,
+    on: on,
+    listFilters: listFilters,
+    compose: compose,
+    shortcuts: shortcuts,
+    staffLists: staffLists,
+    isEditable: isEditable,
+    t: t,
+    h: h,
+    api: api,
+    apiErrorText: apiErrorText,
+    conversationUrl: conversationUrl,
+    parseDate: parseDate,
+    fullTime: fullTime,
+    relativeTime: relativeTime,
+    untilText: untilText,
+    timeElement: timeElement,
+    excerpt: excerpt,
+    avatar: avatar,
+    confirmDialog: confirmDialog,
+    readStore: readStore,
+    writeStore: writeStore,
+    showBanner: showBanner,
+    hideBanner: hideBanner,
+    showComposerError: showComposerError,
+    hideComposerError: hideComposerError,
+    autosize: autosize,
+    sendText: sendText,
+    openConversation: openConversation,
+    closeConversation: closeConversation,
+    upsertConversation: upsertConversation,
+    reloadList: function () { setView(state.view); },
+    refreshRow: refreshRow,
+    renderHeader: renderHeader,
+    rerenderMessage: rerenderMessage,
+    customerName: customerName,
+  };
+  window.SwitchboardConsole = {
+    state: state,
+    socket: socket,
+    extend: function (tool) { tool(shared); },
+  };
 
   // --- Start ---------------------------------------------------------------------------
+  // After the tools' scripts (deferred like this one, so run before DOMContentLoaded).
 
-  renderSoundControl();
-  renderNotifyControl();
-  // The "signed in" flash from the login page would take room from the console for good.
-  setTimeout(function () {
-    var flash = document.querySelector("body > main > .messages");
-    if (flash) flash.remove();
-  }, 6000);
-  setView(state.view);
-  var initial = new URL(location.href).searchParams.get("c");
-  if (initial && /^[0-9a-fA-F-]{36}$/.test(initial)) {
-    openConversation(initial, { keepFocus: false });
-  } else {
-    if (initial) setUrlConversation(null);
-    root.dataset.state = "empty";
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else setTimeout(start);
+
+  function start() {
+    renderSoundControl();
+    renderNotifyControl();
+    // The "signed in" flash from the login page would take room from the console for good.
+    setTimeout(function () {
+      var flash = document.querySelector("body > main > .messages");
+      if (flash) flash.remove();
+    }, 6000);
+    setView(state.view);
+    var initial = new URL(location.href).searchParams.get("c");
+    if (initial && /^[0-9a-fA-F-]{36}$/.test(initial)) {
+      openConversation(initial, { keepFocus: false });
+    } else {
+      if (initial) setUrlConversation(null);
+      root.dataset.state = "empty";
+    }
+    connect();
+    emit("start");
   }
-  connect();
 })();

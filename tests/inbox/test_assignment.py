@@ -365,18 +365,23 @@ class TestApi:
         assert colleague["availability"] == "online"
         assert (colleague["load"], colleague["capacity"]) == (1, 7)
         assert colleague["teams"] == [team.pk]
+        # Whoever serves the agent's inbox through a team is a colleague too.
+        serving = TeamFactory(name="~ serving")  # listed after the other by name
+        serving.members.add(through_team := AgentFactory())
+        world["mine"].inbox.teams.add(serving)
+        listed = {row["id"] for row in api_client.get("/api/v1/agents/").json()}
+        assert listed == {agent.pk, world["colleague"].pk, through_team.pk}
         api_client.force_authenticate(supervisor)
-        assert len(api_client.get("/api/v1/agents/").json()) == 3
+        assert len(api_client.get("/api/v1/agents/").json()) == 4
         teams = api_client.get("/api/v1/teams/").json()
-        assert teams == [
-            {
-                "id": team.pk,
-                "name": team.name,
-                "assignment_method": "round_robin",
-                "members": 1,
-                "online": 1,
-            }
-        ]
+        assert teams[0] == {
+            "id": team.pk,
+            "name": team.name,
+            "assignment_method": "round_robin",
+            "members": 1,
+            "online": 1,
+        }
+        assert [row["id"] for row in teams] == [team.pk, serving.pk]
 
     def test_a_user_without_a_role_is_refused(self, api_client):
         api_client.force_authenticate(UserFactory())

@@ -126,6 +126,10 @@ class TestConsole:
         assert agent_offline_if_absent(user_id=agent.pk) is False
         assert profile(agent).availability == Availability.ONLINE
 
+    def test_an_agent_opening_the_console_for_the_first_time_is_online(self, agent):
+        console_connected(user=agent)
+        assert profile(agent).availability == Availability.ONLINE
+
     def test_an_agent_who_chose_offline_stays_offline_on_connect(self, agent):
         agent_availability_set(user=agent, availability=Availability.OFFLINE)
         console_connected(user=agent)
@@ -145,6 +149,11 @@ class TestConsole:
         assert profile(gone).offline_automatically
         assert profile(present).availability == Availability.ONLINE
         assert availability_lapsed_sweep() == 0
+
+    def test_the_sweep_leaves_agents_who_work_without_a_console(self, agent):
+        agent_availability_set(user=agent, availability=Availability.ONLINE)  # by the API
+        assert agents_lapsed_sweep() == 0
+        assert profile(agent).availability == Availability.ONLINE
 
 
 @pytest.mark.django_db

@@ -149,3 +149,34 @@ def test_no_rating_is_asked_when_the_channels_reply_window_is_closed(
 
     assert not CsatResponse.objects.exists()
     assert not Message.objects.filter(sender_type=SenderType.SYSTEM).exists()
+
+
+def test_a_rating_reply_stays_in_the_resolved_conversation(
+    client, django_capture_on_commit_callbacks
+):
+    """A lone digit answering the question is filed in the conversation that asked, which
+    stays resolved: no new conversation saying only "4". A digit after that is an ordinary
+    message and starts a new one."""
+    telegram = ChannelFactory(kind="telegram")
+    telegram.inbox.csat_enabled = True
+    telegram.inbox.save()
+    post_webhook(client, telegram, _telegram_update("Where is my order?", 0))
+    process_pending()
+    conversation = Conversation.objects.get()
+    resolve(conversation, django_capture_on_commit_callbacks)
+    with django_capture_on_commit_callbacks(execute=True):
+        post_webhook(client, telegram, _telegram_update("4", 1))
+        process_pending()
+    assert Conversation.objects.count() == 1
+    conversation.refresh_from_db()
+    assert conversation.status == ConversationStatus.RESOLVED
+    assert conversation.unread_count == 1  # only the first message
+    rating = Message.objects.get(conversation=conversation, body="4")
+    assert rating.content["csat_rating"] is True
+    assert CsatResponse.objects.get().rating == 4
+
+    with django_capture_on_commit_callbacks(execute=True):
+        post_webhook(client, telegram, _telegram_update("5", 2))
+        process_pending()
+    assert Conversation.objects.count() == 2
+    assert CsatResponse.objects.get().rating == 4

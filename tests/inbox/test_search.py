@@ -3,12 +3,21 @@
 from datetime import timedelta
 
 import pytest
+from django.db.models import Q
 from django.utils import timezone
 
 from channels_app.enums import ChannelKind
-from inbox.enums import ConversationStatus, MessageDirection, Priority, SenderType
+from inbox import search
+from inbox.enums import (
+    ConversationStatus,
+    InboxVisibility,
+    MessageDirection,
+    Priority,
+    SenderType,
+)
 from inbox.models import SavedView
 from inbox.search import conversation_search, search_query
+from inbox.selectors import conversation_list
 from inbox.services.messages import message_append
 from tests.factories.accounts import AgentFactory, SupervisorFactory
 from tests.factories.channels import WebChannelFactory
@@ -286,3 +295,136 @@ def test_saved_views_need_a_login(api_client):
 
 def test_a_supervisor_finds_every_inbox(chats):
     assert found(SupervisorFactory(), "退") == {chats["refund"], chats["return"]}
+
+
+# Each source's shape, forced: a cap of none walks the customers; every estimate above the
+# trusted multiple of the cap walks the messages.
+SHAPES = {
+    "chosen": {},
+    "customers walked": {"collect_max_customers": lambda: 0},
+    "messages walked": {"TRUSTED_ESTIMATE": -1},
+}
+
+
+@pytest.fixture(params=list(SHAPES))
+def shape(request, monkeypatch):
+    for name, value in SHAPES[request.param].items():
+        monkeypatch.setattr(search, name, value)
+    return request.param
+
+
+@pytest.fixture
+def namesakes(agent):
+    """Conversations of customers named 王伟 (and one whose message names them), one a
+    minute, newest first: some the agent sees, some not (another inbox; a colleague's in
+    an inbox whose agents see only their own and unassigned ones)."""
+    now = timezone.now()
+    seen, unseen = InboxFactory(), InboxFactory()
+    restricted = InboxFactory(visibility=InboxVisibility.ASSIGNED)
+    seen.members.add(agent)
+    restricted.members.add(agent)
+    colleague = AgentFactory()
+    places = [
+        {"inbox": seen},
+        {"inbox": unseen},
+        {"inbox": restricted, "assignee": colleague},
+        {"inbox": restricted},
+        {"inbox": seen, "assignee": agent},
+    ]
+    rows = []
+    for minute in range(15):
+        name = ["王伟", "王伟明", "李娜"][minute % 3]
+        conversation = ConversationFactory(
+            customer=CustomerFactory(display_name=name),
+            last_message_at=now - timedelta(minutes=minute),
+            **places[minute % len(places)],
+        )
+        if name == "李娜":
+            say(conversation, "王伟 让我来问一下退款")
+            at = now - timedelta(minutes=minute)  # as if said then: the order stays
+            type(conversation).objects.filter(pk=conversation.pk).update(last_message_at=at)
+        rows.append(conversation)
+    ConversationFactory(inbox=seen, customer=CustomerFactory(display_name="张伟"))
+    return rows
+
+
+def pages(api_client, url, params) -> tuple[list[str], list[list[str]]]:
+    """Every result, following `next`, and the pages read back following `previous`."""
+    body = api_client.get(url, params).json()
+    forward = [[row["id"] for row in body["results"]]]
+    while body["next"]:
+        body = api_client.get(body["next"]).json()
+        forward.append([row["id"] for row in body["results"]])
+    backward = [forward[-1]]
+    while body["previous"]:
+        body = api_client.get(body["previous"]).json()
+        backward.append([row["id"] for row in body["results"]])
+    return [uuid for page in forward for uuid in page], [forward, backward[::-1]]
+
+
+@pytest.mark.parametrize("who", ["agent", "supervisor"])
+def test_a_common_name_pages_through_the_newest_matches_only_visible_ones(
+    api_client, agent, supervisor, namesakes, shape, who
+):
+    user = agent if who == "agent" else supervisor
+    api_client.force_authenticate(user)
+    visible = set(conversation_list(user=user))
+    expected = [str(c.uuid) for c in namesakes if c in visible]  # newest first
+    assert 0 < len(expected) < len(namesakes) or who == "supervisor"
+    everything, (forward, backward) = pages(
+        api_client, "/api/v1/search/", {"q": "王伟", "page_size": 2}
+    )
+    assert everything == expected
+    assert backward == forward  # the previous links read the same pages back
+    open_only, _ = pages(
+        api_client, "/api/v1/search/", {"q": "王伟", "page_size": 3, "status": "resolved"}
+    )
+    assert open_only == []
+
+
+def test_a_window_gives_the_first_rows_of_the_whole_search(supervisor, namesakes, shape):
+    order = ("-last_message_at", "-id")
+    whole = list(conversation_search(user=supervisor, q="王伟").order_by(*order))
+    assert len(whole) == 15
+    for rows in (1, 4, 12):
+        window = search.Window(order_by=order, start=None, rows=rows)
+        first = conversation_search(user=supervisor, q="王伟", window=window)
+        assert list(first.order_by(*order)[:rows]) == whole[:rows]
+    later = search.Window(
+        order_by=order, start=Q(last_message_at__lt=whole[3].last_message_at), rows=3
+    )
+    first = conversation_search(user=supervisor, q="王伟", window=later)
+    assert list(first.order_by(*order)[:3]) == whole[4:7]
+
+
+def test_every_term_of_a_query_is_estimated_alone():
+    terms = [term.params[0] for term in search.search_terms("iPhone 15 退货")]
+    assert terms == ["'退货'", "15", "iphone"]  # the words as the parser gives them, sorted
+    assert [term.params[0] for term in search.search_terms("退")] == ["'退':*"]
+    assert [term.params[0] for term in search.search_terms("申请退款")] == [
+        "'申请'",
+        "'请退'",
+        "'退款'",
+    ]
+
+
+@pytest.mark.parametrize("recent", [20, 1])
+def test_snippets_of_a_common_word_are_the_newest_matches(supervisor, monkeypatch, recent):
+    # Every word common: the newest messages first (with `recent` 1, the match is older
+    # and found through the index).
+    monkeypatch.setattr(search, "collect_max_rows", lambda: -1)
+    monkeypatch.setattr(search, "RECENT_MESSAGES", recent)
+    inbox = InboxFactory()
+    one, two, other = (ConversationFactory(inbox=inbox) for _ in range(3))
+    for conversation, texts in (
+        (one, ["退款 一", "退款 二", "好的"]),
+        (two, ["退款 三", "谢谢", "再见"]),
+        (other, ["你好"]),
+    ):
+        for text in texts:
+            say(conversation, text)
+    snippets = search.search_snippets([one, two, other], "退款")
+    assert {pk: snippet["text"] for pk, snippet in snippets.items()} == {
+        one.pk: "退款 二",
+        two.pk: "退款 三",
+    }

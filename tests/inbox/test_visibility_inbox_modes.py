@@ -14,7 +14,8 @@ from inbox.models import Conversation
 from inbox.search import conversation_search
 from inbox.selectors import conversation_get, conversation_list, customer_list
 from inbox.selectors import realtime_groups_for_user as groups_for
-from inbox.services.messages import message_append
+from inbox.services.assignment import conversation_assign, conversation_transfer
+from inbox.services.messages import message_append, message_send
 from tests.factories.accounts import AgentFactory
 from tests.factories.inbox import ConversationFactory, InboxFactory, TeamFactory
 
@@ -133,28 +134,44 @@ def test_socket_groups_follow_the_rule(agent, world):
     assert f"inbox.{via_team.pk}.unassigned" not in joined  # the agent is there by team only
 
 
-def test_assigning_tells_those_who_saw_it_to_drop_the_row(agent, world):
+@pytest.mark.parametrize("how", ["assign", "transfer", "reply"])
+def test_changing_hands_tells_those_who_saw_it_to_drop_the_row(
+    agent, world, how, django_capture_on_commit_callbacks
+):
+    """Assigning, transferring or answering an unassigned conversation in an "assigned
+    only" inbox: the inbox's unassigned group hears `conversation.removed`, the new holder
+    hears `conversation.updated`."""
     conversation = world["rows"]["unassigned"]
+    colleague = world["colleague"]
     unassigned_group = f"inbox.{world['restricted'].pk}.unassigned"
 
-    def assign():
-        before = realtime.agent_groups(conversation)
-        Conversation.objects.filter(pk=conversation.pk).update(assignee=world["colleague"])
-        fresh = Conversation.objects.get(pk=conversation.pk)
-        realtime.push_conversation_moved(fresh, previous_groups=before)
+    def change_hands():
+        with django_capture_on_commit_callbacks(execute=True):
+            if how == "assign":
+                conversation_assign(conversation=conversation, agent=colleague, actor=None)
+            elif how == "transfer":
+                conversation_transfer(conversation=conversation, to_agent=colleague, actor=agent)
+            else:
+                message_send(conversation=conversation, author=colleague, body="On it")
+
+    async def first_of(layer, channel, kind: str) -> dict:
+        while True:  # activity lines and notifications come too
+            event = (await asyncio.wait_for(layer.receive(channel), 5))["event"]
+            if event["type"] == kind:
+                return event
 
     async def listen() -> tuple[dict, dict]:
         layer = get_channel_layer()
-        watcher, assignee = await layer.new_channel(), await layer.new_channel()
+        watcher, holder = await layer.new_channel(), await layer.new_channel()
         await layer.group_add(unassigned_group, watcher)
-        await layer.group_add(realtime.user_group(world["colleague"].pk), assignee)
-        await sync_to_async(assign)()
-        seen = await asyncio.wait_for(layer.receive(watcher), 5)
-        told = await asyncio.wait_for(layer.receive(assignee), 5)
+        await layer.group_add(realtime.user_group(colleague.pk), holder)
+        await sync_to_async(change_hands)()
+        seen = await first_of(layer, watcher, "conversation.removed")
+        told = await first_of(layer, holder, "conversation.updated")
         await layer.group_discard(unassigned_group, watcher)
-        return seen["event"], told["event"]
+        await layer.group_discard(realtime.user_group(colleague.pk), holder)
+        return seen, told
 
     seen, told = async_to_sync(listen)()
     assert seen == {"type": "conversation.removed", "conversation": str(conversation.uuid)}
-    assert told["type"] == "conversation.updated"
-    assert told["conversation"]["assignee"]["id"] == world["colleague"].pk
+    assert told["conversation"]["assignee"]["id"] == colleague.pk

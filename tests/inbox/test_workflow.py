@@ -137,6 +137,28 @@ def test_a_customer_message_reopens_a_waiting_conversation(
     assert conversation.status == OPEN and conversation.snoozed_until is None
 
 
+@pytest.mark.parametrize("reopen_by", ["customer", "agent"])
+def test_reopening_forgets_the_earlier_resolution(conversation, agent, reopen_by):
+    conversation_status_set(conversation=conversation, status=RESOLVED, actor=agent, now=NOW)
+    if reopen_by == "customer":
+        message_receive(conversation=Conversation.objects.get(pk=conversation.pk), body="again")
+    else:
+        conversation_status_set(conversation=conversation, status=OPEN, actor=agent)
+    conversation.refresh_from_db()
+    assert conversation.status == OPEN and conversation.resolved_at is None
+    later = NOW + datetime.timedelta(hours=1)
+    conversation_status_set(conversation=conversation, status=RESOLVED, actor=agent, now=later)
+    conversation.refresh_from_db()
+    assert conversation.resolved_at == later
+
+
+def test_answering_a_queued_conversation_takes_it_out_of_the_queue(inbox, agent):
+    waiting = ConversationFactory(inbox=inbox, queued_at=NOW)
+    message_send(conversation=waiting, author=agent, body="I'm here")
+    waiting.refresh_from_db()
+    assert waiting.assignee == agent and waiting.queued_at is None
+
+
 def test_snoozed_conversations_wake_when_their_time_comes(inbox, agent):
     due = ConversationFactory(inbox=inbox)
     later = ConversationFactory(inbox=inbox)

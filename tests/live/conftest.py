@@ -50,8 +50,7 @@ def start_servers(transactional_db, request):
     database_name = connection.settings_dict["NAME"]
     assert database_name.startswith("test_"), f"not a test database: {database_name}"
     database_url = database_url_for(database_name)
-    started: list[live_servers.LiveServer] = []
-    request.node.stash[SERVERS] = started
+    started: list[live_servers.LiveServer] = request.node.stash.setdefault(SERVERS, [])
     log_stem = live_servers.safe_name(request.node.nodeid)
 
     def start(
@@ -76,6 +75,28 @@ def start_servers(transactional_db, request):
         except Exception as exc:
             problems.append(f"{server.base_url} (pid {server.process.pid}): {exc!r}")
     assert not problems, "live servers that did not stop: " + "; ".join(problems)
+
+
+@pytest.fixture
+def live_worker(transactional_db, request, monkeypatch):
+    """A real Celery worker on every queue, against the test database and Redis, for the
+    work the product does in tasks (routing, CSAT requests, deliveries). The servers this
+    test starts send their tasks to it (a Redis broker under a prefix of this test's own).
+    Stopped before the tables are flushed, like the servers; its log goes with a failure
+    report."""
+    import uuid
+
+    from django.db import connection
+
+    monkeypatch.setenv("LIVE_CELERY_BROKER_PREFIX", f"sb-test-broker-{uuid.uuid4().hex}:")
+    env = live_servers.server_env(database_url_for(connection.settings_dict["NAME"]))
+    log_path = (
+        live_servers.SERVER_LOGS / f"{live_servers.safe_name(request.node.nodeid)}-worker.log"
+    )
+    worker = live_servers.start_worker(env=env, log_path=log_path)
+    request.node.stash.setdefault(SERVERS, []).append(worker)
+    yield worker
+    worker.stop()
 
 
 @pytest.fixture

@@ -106,6 +106,50 @@ def _spawn(*, app: str, env: dict[str, str], log_path: Path) -> LiveServer:
     return LiveServer(port=port, log_path=log_path, process=process, _log_file=log_file)
 
 
+def start_worker(*, env: dict[str, str], log_path: Path, timeout: float = START_TIMEOUT):
+    """A real Celery worker (one process, every queue) against the test database and
+    Redis; returns once it says it is ready. Stopped like a server (`LiveServer.stop`)."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log_file = log_path.open("w")
+    argv = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "config",
+        "worker",
+        "--pool",
+        "solo",
+        "--queues",
+        "inbound,outbound,housekeeping,default",
+        "--without-mingle",
+        "--without-gossip",
+        "--loglevel",
+        "INFO",
+    ]
+    log_file.write(f"$ {' '.join(argv)}\n")
+    log_file.flush()
+    process = subprocess.Popen(
+        argv,
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+        preexec_fn=_die_with_parent,
+    )
+    worker = LiveServer(port=0, log_path=log_path, process=process, _log_file=log_file)
+    deadline = time.monotonic() + timeout
+    while " ready." not in log_path.read_text(errors="replace"):
+        if worker.exited() or time.monotonic() > deadline:
+            worker.stop()
+            raise ServerDidNotStart(
+                f"the Celery worker did not start; log {log_path}:\n{log_tail(log_path)}"
+            )
+        time.sleep(0.1)
+    return worker
+
+
 def _healthy(port: int) -> bool:
     # http.client: no proxy from the environment, and no log line per poll.
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)

@@ -1,0 +1,8 @@
+"""What the console's tools (static/console/*.js beside console.js) say, one module per
+tool, merged into the console's strings by `inbox.views.console_strings`."""
+
+from . import composer_tools, list_tools, workflow
+
+
+def tool_strings() -> dict[str, str]:
+    return {**workflow.strings(), **list_tools.strings(), **composer_tools.strings()}

@@ -1,4 +1,5 @@
-"""Availability, assignment, transfer, and the agents and teams the console can pick.
+"""Availability, assignment, transfer, and the agents, teams and inboxes the console can
+pick.
 
 Who may assign: supervisors and admins assign any conversation they see to anyone (or
 to nobody) and move it between teams. An agent may take a conversation they see
@@ -23,7 +24,7 @@ from common.api.errors import ErrorResponseSerializer, error_body
 from .api import ERRORS, conversation_or_404
 from .enums import Availability
 from .models import AgentProfile, Inbox, Team
-from .selectors import SEE_ALL_ROLES
+from .selectors import SEE_ALL_ROLES, inbox_list
 from .serializers import ConversationSerializer
 from .services.assignment import (
     KEEP,
@@ -289,6 +290,35 @@ class TeamListApi(APIView):
         return Response(TeamOutputSerializer(teams, many=True).data)
 
 
+class InboxOutputSerializer(serializers.ModelSerializer):
+    channel = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Inbox
+        fields = ["id", "name", "channel"]
+
+    @extend_schema_field(
+        {"type": "string", "description": "The kind of channel feeding the inbox (web, …)."}
+    )
+    def get_channel(self, inbox: Inbox) -> str:
+        channel = getattr(inbox, "channel", None)
+        return channel.kind if channel else ""
+
+
+class InboxListApi(APIView):
+    @extend_schema(
+        summary="The inboxes I work in (to filter the conversation list by)",
+        description="Every inbox for supervisors and admins; for an agent, the inboxes they "
+        "or their teams belong to. Conversations assigned to an agent from other inboxes "
+        "are still in their list; this is where the list's inbox filter takes its choices.",
+        responses={200: InboxOutputSerializer(many=True), **FORBIDDEN},
+    )
+    def get(self, request):
+        if denied := _staff_or_403(request):
+            return denied
+        return Response(InboxOutputSerializer(inbox_list(user=request.user), many=True).data)
+
+
 urlpatterns = [
     path("me/availability/", MyAvailabilityApi.as_view(), name="api-my-availability"),
     path(
@@ -303,4 +333,5 @@ urlpatterns = [
     ),
     path("agents/", AgentListApi.as_view(), name="api-agent-list"),
     path("teams/", TeamListApi.as_view(), name="api-team-list"),
+    path("inboxes/", InboxListApi.as_view(), name="api-inbox-list"),
 ]

@@ -31,6 +31,18 @@ def conversation_visibility_filter(*, user: User) -> Q | None:
     ) | Q(assignee=user)
 
 
+def inbox_list(*, user: User) -> QuerySet[Inbox]:
+    """The inboxes a user works in: every inbox for supervisors and admins; for an agent,
+    those they or their teams belong to (the inbox paths of conversation_visibility_filter)."""
+    inboxes = Inbox.objects.select_related("channel").order_by("name")
+    if not user.is_authenticated or not user.is_active or user.role is None:
+        return inboxes.none()
+    if user.role in SEE_ALL_ROLES:
+        return inboxes
+    member_of = Inbox.objects.filter(Q(members=user) | Q(teams__members=user)).values("pk")
+    return inboxes.filter(pk__in=member_of)
+
+
 def with_list_fields(conversations: QuerySet[Conversation]) -> QuerySet[Conversation]:
     """What `ConversationSerializer` shows, read with the conversations in one query."""
     tags = Conversation.tags.through.objects.filter(conversation_id=OuterRef("pk"))

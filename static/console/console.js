@@ -113,6 +113,78 @@
   var fmtLongDate = formatter({ weekday: "long", month: "long", day: "numeric" });
   var fmtLongDateYear = formatter({ year: "numeric", month: "long", day: "numeric" });
   var fmtDayKey = formatter({ year: "numeric", month: "2-digit", day: "2-digit" });
+  // --- The console's time zone (config.timezone), whatever the browser's -------------
+
+  var zonePartsFormat = formatter({
+    hourCycle: "h23",
+    year: "numeric",
+    month: "2-digit",
+    day: "2-digit",
+    hour: "2-digit",
+    minute: "2-digit",
+    second: "2-digit",
+  });
+
+  function pad2(number) {
+    return (number < 10 ? "0" : "") + number;
+  }
+
+  /** The wall-clock parts of `date` in the console's time zone (month from 1). */
+  function zoneParts(date) {
+    var parts = {};
+    zonePartsFormat.formatToParts(date).forEach(function (part) {
+      if (part.type !== "literal") parts[part.type] = parseInt(part.value, 10);
+    });
+    if (parts.hour === 24) parts.hour = 0;
+    return parts;
+  }
+
+  function zoneOffset(date) {
+    var p = zoneParts(date);
+    var asUtc = Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute, p.second);
+    return asUtc - (date.getTime() - date.getMilliseconds());
+  }
+
+  /** The moment a wall-clock time (month from 0; days may overflow) is in the zone. */
+  function zoneDate(year, month, day, hour, minute) {
+    var guess = Date.UTC(year, month, day, hour, minute);
+    var first = guess - zoneOffset(new Date(guess));
+    return new Date(guess - zoneOffset(new Date(first)));
+  }
+
+  /** "2025-01-31" of a date in the zone (as the API reads a date). */
+  function zoneDayKey(date) {
+    var p = zoneParts(date);
+    return p.year + "-" + pad2(p.month) + "-" + pad2(p.day);
+  }
+
+  /** A `datetime-local` input's value for `date`, in the zone. */
+  function zoneInputValue(date) {
+    var p = zoneParts(date);
+    return zoneDayKey(date) + "T" + pad2(p.hour) + ":" + pad2(p.minute);
+  }
+
+  /** The moment a `datetime-local` value means in the zone, or null. */
+  function zoneInputDate(value) {
+    var match = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})/.exec(value || "");
+    return match ? zoneDate(+match[1], +match[2] - 1, +match[3], +match[4], +match[5]) : null;
+  }
+
+  /** The snooze times offered everywhere: in an hour, in 4 hours, tomorrow at 9:00 and
+   * next Monday at 9:00, the last two in the console's zone. */
+  function snoozeChoices(now) {
+    now = now || new Date();
+    var p = zoneParts(now);
+    var weekday = new Date(Date.UTC(p.year, p.month - 1, p.day)).getUTCDay(); // 0 Sunday
+    var toMonday = (8 - weekday) % 7 || 7;
+    return [
+      { key: "hour", label: t("snooze_hour"), until: new Date(now.getTime() + 3600 * 1000) },
+      { key: "hours", label: t("snooze_hours", { count: 4 }), until: new Date(now.getTime() + 4 * 3600 * 1000) },
+      { key: "tomorrow", label: t("snooze_tomorrow"), until: zoneDate(p.year, p.month - 1, p.day + 1, 9, 0) },
+      { key: "week", label: t("snooze_next_week"), until: zoneDate(p.year, p.month - 1, p.day + toMonday, 9, 0) },
+    ];
+  }
+
   var relative = null;
   var relativeLong = null;
   try {
@@ -5501,6 +5573,16 @@
     shortcuts: shortcuts,
     staffLists: staffLists,
     isEditable: isEditable,
+    formatter: formatter,
+    zone: {
+      name: TZ,
+      parts: zoneParts,
+      date: zoneDate,
+      dayKey: zoneDayKey,
+      inputValue: zoneInputValue,
+      inputDate: zoneInputDate,
+    },
+    snoozeChoices: snoozeChoices,
     t: t,
     h: h,
     api: api,

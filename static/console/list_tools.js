@@ -25,7 +25,7 @@
     var ME = c.me || {};
     var LABELS = c.labels || {};
     var API = (c.config.urls && c.config.urls.api) || "/api/v1/";
-    var TZ = validTimeZone(c.config.timezone);
+    var TZ = c.zone.name;
     var LANG = document.documentElement.lang || navigator.language || "en";
     var SEE_ALL = ME.role === "admin" || ME.role === "supervisor";
 
@@ -56,7 +56,7 @@
     var anchorId = null; // the last row (un)selected by a click, for shift-click ranges
     var busy = false; // a bulk action is on its way
     var options = { agents: null, teams: null, tags: null, loading: null };
-    var inboxes = new Map(); // id (string) -> name, from the conversations seen
+    var inboxes = new Map(); // id (string) -> name: the inboxes I work in, and any seen on a row
     var search = { token: 0, next: null, results: new Map(), loading: false, error: "", timer: 0 };
     var reloadTimer = 0;
     var noticeTimer = 0;
@@ -64,70 +64,10 @@
 
     // --- Small helpers -------------------------------------------------------------------
 
-    function validTimeZone(name) {
-      if (!name) return undefined;
-      try {
-        new Intl.DateTimeFormat("en", { timeZone: name });
-        return name;
-      } catch (error) {
-        return undefined;
-      }
-    }
-
-    function formatter(opts) {
-      try {
-        return new Intl.DateTimeFormat(LANG, Object.assign({ timeZone: TZ }, opts));
-      } catch (error) {
-        return new Intl.DateTimeFormat(undefined, opts);
-      }
-    }
-
-    var fmtClock = formatter({ hour: "2-digit", minute: "2-digit" });
-    var fmtDayClock = formatter({ weekday: "short", hour: "2-digit", minute: "2-digit" });
-    var fmtDateClock = formatter({ month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
-    var partsFormat = new Intl.DateTimeFormat("en-US", {
-      timeZone: TZ,
-      hourCycle: "h23",
-      year: "numeric",
-      month: "2-digit",
-      day: "2-digit",
-      hour: "2-digit",
-      minute: "2-digit",
-      second: "2-digit",
-    });
-
-    /** The wall-clock parts of `date` in the console's time zone. */
-    function zoneParts(date) {
-      var parts = {};
-      partsFormat.formatToParts(date).forEach(function (part) {
-        if (part.type !== "literal") parts[part.type] = parseInt(part.value, 10);
-      });
-      if (parts.hour === 24) parts.hour = 0;
-      return parts;
-    }
-
-    function zoneOffset(date) {
-      var p = zoneParts(date);
-      var asUtc = Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute, p.second);
-      return asUtc - (date.getTime() - date.getMilliseconds());
-    }
-
-    /** The moment a wall-clock time (month from 0; days may overflow) is in the zone. */
-    function zonedDate(year, month, day, hour, minute) {
-      var guess = Date.UTC(year, month, day, hour, minute);
-      var first = guess - zoneOffset(new Date(guess));
-      return new Date(guess - zoneOffset(new Date(first)));
-    }
-
-    function pad(number) {
-      return (number < 10 ? "0" : "") + number;
-    }
-
-    /** "2025-01-31" of a date in the console's time zone (as the API reads a date). */
-    function zoneDayKey(date) {
-      var p = zoneParts(date);
-      return p.year + "-" + pad(p.month) + "-" + pad(p.day);
-    }
+    var fmtClock = c.formatter({ hour: "2-digit", minute: "2-digit" });
+    var fmtDayClock = c.formatter({ weekday: "short", hour: "2-digit", minute: "2-digit" });
+    var fmtDateClock = c.formatter({ month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
+    var zoneDayKey = c.zone.dayKey;
 
     function parseDate(value) {
       return c.parseDate(value);
@@ -326,10 +266,11 @@
         return c.api(API + path).catch(function () { return null; });
       };
       var staff = c.staffLists().catch(function () { return { agents: [], teams: [] }; });
-      options.loading = Promise.all([staff, get("tags/")]).then(function (answers) {
+      options.loading = Promise.all([staff, get("tags/"), get("inboxes/")]).then(function (answers) {
         options.agents = answers[0].agents;
         options.teams = answers[0].teams;
         options.tags = Array.isArray(answers[1]) ? answers[1] : answers[1] && answers[1].results ? answers[1].results : [];
+        (Array.isArray(answers[2]) ? answers[2] : []).forEach(function (inbox) { learnInbox({ inbox: inbox }); });
         renderChips();
         refreshAllRows();
         if (popover) popover.render();
@@ -1680,28 +1621,11 @@
       openPopover("bulk-tag", bulkButtons.tag, renderTagPicker);
     });
 
-    function snoozeChoices() {
-      var now = new Date();
-      var p = zoneParts(now);
-      var weekday = new Date(Date.UTC(p.year, p.month - 1, p.day)).getUTCDay(); // 0 Sunday
-      var toMonday = (8 - weekday) % 7 || 7;
-      return [
-        ["hour", t("lt_snooze_hour"), new Date(now.getTime() + 3600 * 1000)],
-        ["tomorrow", t("lt_snooze_tomorrow"), zonedDate(p.year, p.month - 1, p.day + 1, 9, 0)],
-        ["week", t("lt_snooze_week"), zonedDate(p.year, p.month - 1, p.day + toMonday, 9, 0)],
-      ];
-    }
-
-    function localInputValue(date) {
-      var p = zoneParts(date);
-      return p.year + "-" + pad(p.month) + "-" + pad(p.day) + "T" + pad(p.hour) + ":" + pad(p.minute);
-    }
-
     function renderSnoozePicker() {
-      var choices = snoozeChoices().map(function (choice) {
-        return pickerButton(choice[1], c.fullTime(choice[2].toISOString()), function () {
-          bulk("snooze", { snoozed_until: choice[2].toISOString() });
-        }, "lt-snooze-" + choice[0]);
+      var choices = c.snoozeChoices().map(function (choice) {
+        return pickerButton(choice.label, c.fullTime(choice.until.toISOString()), function () {
+          bulk("snooze", { snoozed_until: choice.until.toISOString() });
+        }, "lt-snooze-" + choice.key);
       });
       var error = h("p", { class: "sb-field-error", role: "alert", hidden: true });
       var input = h("input", {
@@ -1709,12 +1633,11 @@
         class: "sb-input lt-snooze-at",
         "aria-label": t("lt_snooze_until"),
         "data-focus-key": "snooze-at",
-        min: localInputValue(new Date()),
+        min: c.zone.inputValue(new Date()),
       });
       var submit = function (event) {
         event.preventDefault();
-        var match = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})/.exec(input.value);
-        var at = match ? zonedDate(+match[1], +match[2] - 1, +match[3], +match[4], +match[5]) : null;
+        var at = c.zone.inputDate(input.value);
         if (!at || at.getTime() <= Date.now()) {
           error.textContent = t("lt_snooze_future");
           error.hidden = false;

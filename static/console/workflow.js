@@ -442,37 +442,17 @@
     }
 
     function snoozeMenu(anchor) {
-      var now = new Date();
-      var inHours = function (hours) { return new Date(now.getTime() + hours * 3600 * 1000); };
-      var atNine = function (days) {
-        var when = new Date(now);
-        when.setDate(when.getDate() + days);
-        when.setHours(9, 0, 0, 0);
-        return when;
-      };
-      var nextMonday = (8 - now.getDay()) % 7 || 7;
-      var options = [
-        { label: t("wf_snooze_hour"), until: inHours(1) },
-        { label: t("wf_snooze_hours", { count: 4 }), until: inHours(4) },
-        { label: t("wf_snooze_tomorrow"), until: atNine(1) },
-        { label: t("wf_snooze_next_week"), until: atNine(nextMonday) },
-      ];
       menu(
         anchor,
-        options
-          .map(function (option) {
+        c.snoozeChoices()
+          .map(function (choice) {
             return {
-              label: option.label + " · " + c.fullTime(option.until.toISOString()),
-              run: function () { setStatus("snoozed", option.until); },
+              label: choice.label + " · " + c.fullTime(choice.until.toISOString()),
+              run: function () { setStatus("snoozed", choice.until); },
             };
           })
           .concat([{ label: t("wf_snooze_custom"), run: snoozeDialog }])
       );
-    }
-
-    function localInputValue(date) {
-      var pad = function (n) { return String(n).padStart(2, "0"); };
-      return date.getFullYear() + "-" + pad(date.getMonth() + 1) + "-" + pad(date.getDate()) + "T" + pad(date.getHours()) + ":" + pad(date.getMinutes());
     }
 
     function snoozeDialog() {
@@ -481,8 +461,8 @@
           type: "datetime-local",
           id: "wf-snooze-at",
           required: true,
-          min: localInputValue(new Date()),
-          value: localInputValue(new Date(Date.now() + 24 * 3600 * 1000)),
+          min: c.zone.inputValue(new Date()),
+          value: c.zone.inputValue(new Date(Date.now() + 24 * 3600 * 1000)),
         });
         var problem = errorLine();
         return h(
@@ -491,8 +471,8 @@
             class: "wf-form",
             onsubmit: function (event) {
               event.preventDefault();
-              var when = new Date(input.value);
-              if (isNaN(when.getTime()) || when.getTime() <= Date.now()) {
+              var when = c.zone.inputDate(input.value);
+              if (!when || when.getTime() <= Date.now()) {
                 problem.textContent = t("wf_snooze_future");
                 problem.hidden = false;
                 return;
@@ -500,7 +480,7 @@
               setStatus("snoozed", when, problem).then(function (ok) { if (ok) close(); });
             },
           },
-          h("label", { for: "wf-snooze-at", text: t("wf_snooze_until") }),
+          h("label", { for: "wf-snooze-at", text: t("wf_snooze_until") + (c.zone.name ? " (" + c.zone.name + ")" : "") }),
           input,
           problem,
           h("div", { class: "sb-dialog-actions" }, cancelButton(close), h("button", { type: "submit", class: "sb-btn sb-btn-primary", text: t("wf_snooze") }))

@@ -383,8 +383,25 @@ class TestApi:
         }
         assert [row["id"] for row in teams] == [team.pk, serving.pk]
 
+    def test_inbox_list_is_the_inboxes_an_agent_works_in(self, api_client, agent, supervisor):
+        direct = InboxFactory(name="B direct")
+        direct.members.add(agent)
+        through_team = InboxFactory(name="A through a team")
+        through_team.teams.add(team_of(agent))
+        elsewhere = InboxFactory(name="C elsewhere")
+        ConversationFactory(inbox=elsewhere, assignee=agent)  # assigned, not a member
+        api_client.force_authenticate(agent)
+        rows = api_client.get("/api/v1/inboxes/").json()
+        assert [row["name"] for row in rows] == ["A through a team", "B direct"]
+        assert set(rows[0]) == {"id", "name", "channel"}
+        api_client.force_authenticate(supervisor)
+        names = [row["name"] for row in api_client.get("/api/v1/inboxes/").json()]
+        assert {"A through a team", "B direct", "C elsewhere"} <= set(names)
+        assert names == sorted(names)
+
     def test_a_user_without_a_role_is_refused(self, api_client):
         api_client.force_authenticate(UserFactory())
+        assert api_client.get("/api/v1/inboxes/").status_code == 403
         assert api_client.get("/api/v1/agents/").status_code == 403
         assert api_client.get("/api/v1/teams/").status_code == 403
         assert api_client.get("/api/v1/me/availability/").status_code == 403

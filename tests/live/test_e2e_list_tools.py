@@ -20,7 +20,7 @@ from inbox.services.workflow import conversation_status_set, conversation_tags_s
 from tests.factories.accounts import AgentFactory, SupervisorFactory
 from tests.factories.channels import WebChannelFactory
 from tests.factories.customers import CustomerFactory
-from tests.factories.inbox import ConversationFactory, TeamFactory
+from tests.factories.inbox import ConversationFactory, InboxFactory, TeamFactory
 from tests.live.browser import add_session_cookie, screenshot
 from tests.live.clients import session_cookies
 
@@ -399,6 +399,7 @@ def test_a_supervisor_filters_by_team_and_assignee_and_assigns_in_bulk(
     billing.members.add(li)
     web = WebChannelFactory(name="Acme website")
     web.inbox.members.add(li)
+    InboxFactory(name="Quiet inbox")
 
     def conversation(name, minutes_ago, **fields):
         created = ConversationFactory(inbox=web.inbox, customer=CustomerFactory(display_name=name))
@@ -433,6 +434,13 @@ def test_a_supervisor_filters_by_team_and_assignee_and_assigns_in_bulk(
     panel.locator("select[aria-label=Assignee]").select_option(label="Li Wei")
     expect(row_of(page, taken)).to_have_count(1)
     expect(rows).to_have_count(1)
+    panel.get_by_role("button", name="Clear all").click()
+    expect(rows).to_have_count(3)
+    # Every inbox is a choice, including one no listed conversation came from.
+    inbox_choices = panel.locator("select[aria-label=Inbox] option")
+    expect(inbox_choices.filter(has_text="Quiet inbox")).to_have_count(1)
+    panel.locator("select[aria-label=Inbox]").select_option(label="Quiet inbox")
+    expect(rows).to_have_count(0)
     panel.get_by_role("button", name="Clear all").click()
     expect(rows).to_have_count(3)
     page.keyboard.press("Escape")

@@ -363,6 +363,11 @@ MATRIX: dict[str, Matrix | Elsewhere] = {
     ),
     "api-agent-list": Matrix((), {"GET": Op(only(STAFF, 200))}),
     "api-team-list": Matrix((), {"GET": Op(only(STAFF, 200))}),
+    "api-inbox-list": Matrix(
+        (),
+        {"GET": Op(only(STAFF, 200))},
+        note="which inboxes: test_inbox_list_is_the_inboxes_an_agent_works_in",
+    ),
     # workflow (inbox/api_workflow.py)
     "api-conversation-bulk": Matrix(
         (),

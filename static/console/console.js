@@ -809,6 +809,7 @@
       var moved = incoming.customer && shown && String(incoming.customer.id) !== String(shown.id);
       if (cur.loaded && moved) refreshDetail();
     }
+    cardConversationChanged(merged);
     if (matchesView(merged, state.view)) {
       if (!held && state.listNext && state.list.size) {
         // Older than everything loaded: it belongs on a page not loaded yet.
@@ -4042,6 +4043,40 @@
     return cardSection(t("conversations"), "sb-timeline-section", h("ol", { class: "sb-timeline" }, items));
   }
 
+  /**
+   * Keeps the open customer card's conversation list live: a pushed change to one of its
+   * conversations (status, last message), a new conversation of the customer, or one out
+   * of sight now is drawn without reloading the card.
+   */
+  function cardConversationChanged(conversation, gone) {
+    var cur = state.cur;
+    var card = cur && cur.card;
+    if (!card || card.loading || !Array.isArray(card.conversations)) return;
+    var list = card.conversations;
+    var at = -1;
+    list.forEach(function (item, index) {
+      if (String(item.id) === String(conversation.id)) at = index;
+    });
+    var customer = conversation.customer;
+    var elsewhere = !!customer && customer.id !== undefined && String(customer.id) !== card.customerId;
+    if (gone || elsewhere) {
+      if (at < 0) return;
+      list.splice(at, 1);
+    } else if (at >= 0) {
+      // The card's rows name the inbox and channel kind flat (CustomerConversationSerializer).
+      list[at] = Object.assign({}, list[at], conversation, { inbox: list[at].inbox, channel: list[at].channel });
+    } else if (customer && String(customer.id) === card.customerId) {
+      var inbox = conversation.inbox || {};
+      list.push(Object.assign({}, conversation, { inbox: inbox.name || "", channel: inbox.channel || null }));
+    } else {
+      return;
+    }
+    var drawn = el.panelBody.querySelector(".sb-timeline-section");
+    var fresh = renderConversations(cur, card);
+    if (drawn && fresh) drawn.replaceWith(fresh);
+    else renderPanel();
+  }
+
   var TOUCH_SKIP = { conversation: true, at: true, user_agent: true, language: true, timezone: true, channel: true };
   var TOUCH_ORDER = [
     "page_url",
@@ -5337,6 +5372,7 @@
   function dropConversation(id) {
     state.latest.delete(id);
     state.touched.set(id, ++state.clock);
+    cardConversationChanged({ id: id }, true);
     if (state.list.has(id)) {
       state.list.delete(id);
       var row = state.rows.get(id);

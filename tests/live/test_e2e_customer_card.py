@@ -21,9 +21,10 @@ from customers.models import (
     MergeSuggestion,
 )
 from customers.services import merge_suggest
-from inbox.enums import MessageDirection, SenderType
+from inbox.enums import ConversationStatus, MessageDirection, SenderType
 from inbox.models import Conversation, Inbox
 from inbox.services import message_append
+from inbox.services.workflow import conversation_status_set
 from tests.factories.accounts import AgentFactory
 from tests.factories.channels import WebChannelFactory
 from tests.factories.customers import CustomerFactory, IdentityFactory
@@ -51,6 +52,10 @@ def conversation_with(*, inbox, customer, identity, text) -> Conversation:
         body=text,
     )
     return conversation
+
+
+def visitor_of(customer):
+    return customer.identities.get(kind=IdentityKind.WEB_VISITOR)
 
 
 @pytest.fixture
@@ -182,6 +187,30 @@ def test_the_customer_card(start_servers, no_dialogs, shop):
     expect(page.locator("#conversation .msg-in .msg-body")).to_have_text(["Hi again, on WhatsApp"])
     expect(panel.locator(".sb-timeline .sb-tl-item.is-current")).to_contain_text("WhatsApp")
 
+    # The list follows live: the other conversation is resolved elsewhere, then Ann writes
+    # there again (it reopens and comes first), and a new conversation of hers appears.
+    on_web = timeline.and_(panel.locator(f"[data-id='{shop['on_web'].uuid}']"))
+    conversation_status_set(
+        conversation=shop["on_web"], status=ConversationStatus.RESOLVED, actor=None
+    )
+    expect(on_web.locator(".sb-pill")).to_have_text("Resolved")
+    message_append(
+        conversation=shop["on_web"],
+        direction=MessageDirection.INBOUND,
+        sender_type=SenderType.CUSTOMER,
+        body="One more question about my order",
+    )
+    expect(on_web.locator(".sb-pill")).to_have_text("Open")
+    expect(timeline.first).to_contain_text("One more question about my order")
+    conversation_with(
+        inbox=shop["on_web"].inbox,
+        customer=ann,
+        identity=visitor_of(ann),
+        text="A brand new question",
+    )
+    expect(timeline).to_have_count(3)
+    expect(timeline.first).to_contain_text("A brand new question")
+
     # A tag, with autocomplete from the existing tags.
     panel.locator(".sb-tag-form input").fill("VIP")
     panel.locator(".sb-tag-form input").press("Enter")
@@ -270,7 +299,7 @@ def test_the_customer_card(start_servers, no_dialogs, shop):
     assert MergeSuggestion.objects.get().status == SuggestionStatus.MERGED
     assert Conversation.objects.get(pk=shop["twin_conversation"].pk).customer == ann
     expect(panel.locator(".sb-customer-name")).to_have_text("Ann Lee")
-    expect(panel.locator(".sb-timeline .sb-tl-item")).to_have_count(3)
+    expect(panel.locator(".sb-timeline .sb-tl-item")).to_have_count(4)
     expect(panel.locator(".sb-suggest")).to_have_count(0)
     merge = panel.locator(".sb-merge-item")
     expect(merge).to_contain_text(HOSTILE_NAME)

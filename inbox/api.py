@@ -13,9 +13,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from common.api.errors import ErrorResponseSerializer, error_body
-from common.api.pagination import CreatedCursorPagination
 
-from .api_search import FILTER_PARAMETERS
+from .api_search import FILTER_PARAMETERS, ConversationPagination
 from .files import AttachmentRejected, AttachmentUpload, attachment_check
 from .outbound import ReplyBlocked
 from .search import conversation_search, filters_from_params
@@ -61,10 +60,6 @@ def reply_blocked_response(blocked: ReplyBlocked) -> Response:
         error_body(blocked.code, blocked.message, {"hint": blocked.hint, **blocked.details}),
         status=status.HTTP_422_UNPROCESSABLE_ENTITY,
     )
-
-
-class ConversationPagination(CreatedCursorPagination):
-    ordering = ("-last_message_at", "-id")
 
 
 def checked_attachment(upload, *, allowed_types: list[str], max_bytes: int) -> AttachmentUpload:
@@ -126,6 +121,7 @@ class ConversationListApi(ListAPIView):
             q=filters.pop("q", ""),
             filters=filters,
             conversations=conversation_list_for_view(user=self.request.user, view=view),
+            window=self.paginator.window(self.request),  # as in SearchApi
         )
 
 

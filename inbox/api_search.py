@@ -46,7 +46,9 @@ FILTER_PARAMETERS = [
 ]
 
 
-class SearchPagination(CreatedCursorPagination):
+class ConversationPagination(CreatedCursorPagination):
+    """Conversations by latest activity: the list's pages and the search's."""
+
     ordering = ("-last_message_at", "-id")
 
     def window(self, request) -> Window | None:
@@ -105,7 +107,7 @@ class SearchResultSerializer(ConversationSerializer):
 )
 class SearchApi(ListAPIView):
     serializer_class = SearchResultSerializer
-    pagination_class = SearchPagination
+    pagination_class = ConversationPagination
 
     def get_queryset(self):
         filters = filters_from_params(self.request.query_params)

@@ -362,23 +362,20 @@ def pages(api_client, url, params) -> tuple[list[str], list[list[str]]]:
     return [uuid for page in forward for uuid in page], [forward, backward[::-1]]
 
 
+@pytest.mark.parametrize("url", ["/api/v1/search/", "/api/v1/conversations/"])
 @pytest.mark.parametrize("who", ["agent", "supervisor"])
 def test_a_common_name_pages_through_the_newest_matches_only_visible_ones(
-    api_client, agent, supervisor, namesakes, shape, who
+    api_client, agent, supervisor, namesakes, shape, who, url
 ):
     user = agent if who == "agent" else supervisor
     api_client.force_authenticate(user)
     visible = set(conversation_list(user=user))
     expected = [str(c.uuid) for c in namesakes if c in visible]  # newest first
     assert 0 < len(expected) < len(namesakes) or who == "supervisor"
-    everything, (forward, backward) = pages(
-        api_client, "/api/v1/search/", {"q": "王伟", "page_size": 2}
-    )
+    everything, (forward, backward) = pages(api_client, url, {"q": "王伟", "page_size": 2})
     assert everything == expected
     assert backward == forward  # the previous links read the same pages back
-    open_only, _ = pages(
-        api_client, "/api/v1/search/", {"q": "王伟", "page_size": 3, "status": "resolved"}
-    )
+    open_only, _ = pages(api_client, url, {"q": "王伟", "page_size": 3, "status": "resolved"})
     assert open_only == []
 
 

@@ -18,7 +18,12 @@ from .api_search import FILTER_PARAMETERS, ConversationPagination
 from .files import AttachmentRejected, AttachmentUpload, attachment_check
 from .outbound import ReplyBlocked
 from .search import conversation_search, filters_from_params
-from .selectors import conversation_get, conversation_list_for_view, message_list
+from .selectors import (
+    conversation_get,
+    conversation_list_for_view,
+    for_list_page,
+    message_list,
+)
 from .serializers import (
     AttachmentInputSerializer,
     ConversationDetailSerializer,
@@ -116,13 +121,14 @@ class ConversationListApi(ListAPIView):
         if view not in ("all", "mine", "unassigned"):
             raise ValidationError({"view": [_("Use all, mine or unassigned.")]})
         filters = filters_from_params(self.request.query_params)  # a 400 on a bad value
-        return conversation_search(
+        found = conversation_search(
             user=self.request.user,
             q=filters.pop("q", ""),
             filters=filters,
             conversations=conversation_list_for_view(user=self.request.user, view=view),
             window=self.paginator.window(self.request),  # as in SearchApi
         )
+        return for_list_page(found)
 
 
 class ConversationDetailApi(APIView):

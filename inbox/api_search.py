@@ -19,11 +19,13 @@ from .search import (
     Window,
     conversation_search,
     filters_from_params,
+    message_hits,
     saved_view_create,
     saved_view_delete,
     saved_view_update,
     search_snippets,
 )
+from .selectors import for_list_page
 from .serializers import ConversationSerializer
 
 ERRORS = {400: ErrorResponseSerializer, 401: ErrorResponseSerializer, 404: ErrorResponseSerializer}
@@ -116,11 +118,18 @@ class SearchApi(ListAPIView):
             raise ValidationError({"q": [_("Say what to look for.")]})
         # Only the page's rows of each source are read (a common name: the newest matches).
         window = self.paginator.window(self.request)
-        return conversation_search(user=self.request.user, q=self.q, filters=filters, window=window)
+        self.hits = message_hits(self.q)  # read once, for the search and its snippets
+        found = conversation_search(
+            user=self.request.user, q=self.q, filters=filters, window=window, hits=self.hits
+        )
+        return for_list_page(found)
 
     def list(self, request, *args, **kwargs):
         page = self.paginate_queryset(self.get_queryset())
-        context = {**self.get_serializer_context(), "snippets": search_snippets(page, self.q)}
+        context = {
+            **self.get_serializer_context(),
+            "snippets": search_snippets(page, self.q, self.hits),
+        }
         data = SearchResultSerializer(page, many=True, context=context).data
         return self.get_paginated_response(data)
 

@@ -377,21 +377,42 @@ def _least_common_term(q: str) -> float:
     return min((_estimated_matches(term.values("pk")) for term in terms), default=0)
 
 
-def _by_message(q: str, messages: QuerySet[Message], plan: str | None) -> Q | None:
-    """Conversations with a message matching: collected (a rare word) or each conversation's
-    messages checked (a common word); None when none match."""
+@dataclass(frozen=True)
+class MessageHits:
+    """The messages matching a query as the search reads them: `conversation_ids` when few
+    (collected from the index), None when many (each conversation's messages are checked
+    where the list is read). The snippets of a page reuse it."""
+
+    messages: QuerySet[Message]
+    conversation_ids: list[int] | None
+
+
+def message_hits(q: str, plan: str | None = None) -> MessageHits | None:
+    """The messages matching `q`, collected (a rare word) or not (a common word; see
+    `conversation_search`); None when `q` has nothing to look for in messages."""
+    messages = message_matches((q or "").strip()[:MAX_QUERY_LENGTH])
+    if messages is None:
+        return None
     if plan != "walk":
         ids = messages.values_list("conversation_id", flat=True)
         if plan == "collect":
-            return _id_in("pk", list(ids))
+            return MessageHits(messages, list(ids))
         cap = collect_max_rows()
         # Every term far above the cap: walk without reading the first matches (a probe
         # that would time out: the index alone reads more than the cap then).
         if _least_common_term(q) <= TRUSTED_ESTIMATE * cap:
             ids = _at_most(ids, cap)
             if ids is not None:
-                return _id_in("pk", ids)
-    message = messages.filter(conversation_id=OuterRef("pk")).values("pk")[:1]
+                return MessageHits(messages, ids)
+    return MessageHits(messages, None)
+
+
+def _by_message(hits: MessageHits) -> Q | None:
+    """Conversations with a message matching: collected (a rare word) or each conversation's
+    messages checked (a common word); None when none match."""
+    if hits.conversation_ids is not None:
+        return _id_in("pk", hits.conversation_ids)
+    message = hits.messages.filter(conversation_id=OuterRef("pk")).values("pk")[:1]
     return Q(IsNull(Subquery(message), False))
 
 
@@ -414,6 +435,7 @@ def conversation_search(
     conversations: QuerySet[Conversation] | None = None,
     plan: str | None = None,
     window: Window | None = None,
+    hits: MessageHits | None = None,
 ) -> QuerySet[Conversation]:
     """The conversations `user` may see that match `q` (a message of theirs, private notes
     included, or their customer's name or identities) and the filters. `conversations`,
@@ -430,17 +452,19 @@ def conversation_search(
     With `window` (the page the caller reads, in that order) each source reads only its
     first `window.rows` conversations, gate, filters and all, and the result is those of
     either source: the same page, as the union's first rows are among each source's first
-    rows, and a common name no longer costs a walk through the other source's check."""
+    rows, and a common name no longer costs a walk through the other source's check.
+    `hits`: `message_hits(q, plan)` when the caller has it (for the page's snippets)."""
     if conversations is None:  # else already scoped by the gate (a console tab)
         conversations = conversation_list(user=user)
     conversations = conversation_filter(conversations, user=user, filters=filters or {})
     q = (q or "").strip()[:MAX_QUERY_LENGTH]
     if not q:
         return conversations
-    messages = message_matches(q)
+    if hits is None:
+        hits = message_hits(q, plan)
     sources = [_by_customer(q, plan)]
-    if messages is not None:
-        sources.append((_by_message(q, messages, plan), False))
+    if hits is not None:
+        sources.append((_by_message(hits), False))
     sources = [(source, collected) for source, collected in sources if source is not None]
     if not sources:
         return conversations.none()
@@ -506,7 +530,9 @@ def _recent_matches(ids: list[int], q: str, fields: tuple) -> tuple[list[dict], 
     return newest, [pk for pk in ids if pk not in matched]
 
 
-def search_snippets(conversations: list[Conversation], q: str) -> dict[int, dict]:
+def search_snippets(
+    conversations: list[Conversation], q: str, hits: MessageHits | None = None
+) -> dict[int, dict]:
     """For each conversation of a page, its newest message matching `q`, as plain text cut
     around the first query term (the client escapes it): {conversation id: snippet}.
 
@@ -514,15 +540,19 @@ def search_snippets(conversations: list[Conversation], q: str) -> dict[int, dict
     messages, read newest first and stopping at a match (a common word is in one of them),
     then for the others through the index: the index alone rechecks every match of a common
     phrase before it keeps the page's (`请问什么时候` at 100k messages: 4,400 rechecks,
-    125 ms)."""
+    125 ms). With the search's `hits` collected, only the page's conversations among them
+    are looked up (none for a name that no message holds)."""
     q = (q or "").strip()[:MAX_QUERY_LENGTH]
-    messages = message_matches(q)
+    messages = hits.messages if hits is not None else message_matches(q)
     if messages is None or not conversations:
         return {}
     ids = [conversation.pk for conversation in conversations]
     fields = ("conversation_id", "seq", "body", "private", "sent_at")
     newest, rest = [], ids
-    if _least_common_term(q) > collect_max_rows():
+    if hits is not None and hits.conversation_ids is not None:
+        collected = set(hits.conversation_ids)
+        rest = [pk for pk in ids if pk in collected]
+    elif _least_common_term(q) > collect_max_rows():
         newest, rest = _recent_matches(ids, q, fields)
     if rest:
         newest += (

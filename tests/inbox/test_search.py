@@ -425,3 +425,25 @@ def test_snippets_of_a_common_word_are_the_newest_matches(supervisor, monkeypatc
         one.pk: "退款 二",
         two.pk: "退款 三",
     }
+
+
+def test_snippets_reuse_the_conversations_the_search_collected(
+    supervisor, django_assert_num_queries
+):
+    inbox = InboxFactory()
+    one, two = (ConversationFactory(inbox=inbox) for _ in range(2))
+    say(one, "退款 一")
+    say(two, "退款 二")
+    hits = search.message_hits("退款")
+    assert sorted(hits.conversation_ids) == sorted([one.pk, two.pk])  # a rare word: collected
+    page = list(conversation_search(user=supervisor, q="退款", hits=hits))
+    with django_assert_num_queries(1):  # the page's matches only: no estimate, no probe
+        snippets = search.search_snippets(page, "退款", hits)
+    assert {pk: snippet["text"] for pk, snippet in snippets.items()} == {
+        one.pk: "退款 一",
+        two.pk: "退款 二",
+    }
+    # A name no message holds: nothing collected, no query for snippets at all.
+    nothing = search.MessageHits(hits.messages, [])
+    with django_assert_num_queries(0):
+        assert search.search_snippets(page, "退款", nothing) == {}

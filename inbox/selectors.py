@@ -46,9 +46,13 @@ def inbox_list(*, user: User) -> QuerySet[Inbox]:
 def with_list_fields(conversations: QuerySet[Conversation]) -> QuerySet[Conversation]:
     """What `ConversationSerializer` shows, read with the conversations in one query."""
     tags = Conversation.tags.through.objects.filter(conversation_id=OuterRef("pk"))
-    return conversations.select_related(
-        "customer", "inbox__channel", "assignee", "team", "claimed_by"
-    ).annotate(tag_names=ArraySubquery(tags.values("tag__name")))
+    # Staff and teams are read apart (a few rows, by primary key): with them in the join
+    # too, planning the six-table join took 8.5 ms at 1M conversations, running it 1 ms.
+    return (
+        conversations.select_related("customer", "inbox__channel")
+        .prefetch_related("assignee", "team", "claimed_by")
+        .annotate(tag_names=ArraySubquery(tags.values("tag__name")))
+    )
 
 
 # Columns a list page never shows, left unread: JSON to decode and, on the channel, secrets
@@ -65,8 +69,6 @@ _NOT_LISTED = (
     "inbox__channel__token_cache",
     "inbox__channel__settings",
     "inbox__channel__poll_state",
-    "assignee__password",
-    "claimed_by__password",
 )
 
 

@@ -396,10 +396,19 @@
       if (!slot) return;
       if (!conversation) {
         slot.replaceChildren();
+        slot.dataset.drawn = "";
         renderClaimBar();
         return;
       }
       var resolved = conversation.status === "resolved";
+      // Redrawn only when what it shows changed: a live update (a read receipt, a new
+      // message) must not close a menu the agent has open.
+      var drawn = JSON.stringify([conversation.id, resolved, conversation.priority, conversation.tags || []]);
+      if (slot.dataset.drawn === drawn && slot.firstChild) {
+        renderClaimBar();
+        return;
+      }
+      slot.dataset.drawn = drawn;
       var main = resolved
         ? actionButton(t("wf_reopen"), function () { setStatus("open"); }, { "data-action": "reopen", title: t("wf_reopen") + " (E)" })
         : actionButton(t("wf_resolve"), function () { setStatus("resolved"); }, { "data-action": "resolve", class: "sb-btn sb-btn-primary wf-action", title: t("wf_resolve") + " (E)" });
@@ -973,7 +982,10 @@
     c.on("close", function () {
       closeMenus();
       var slot = document.getElementById("conversation-actions");
-      if (slot) slot.replaceChildren();
+      if (slot) {
+        slot.replaceChildren();
+        slot.dataset.drawn = "";
+      }
       renderClaimBar();
     });
     c.on("event", function (event) {

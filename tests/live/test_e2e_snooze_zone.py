@@ -59,10 +59,16 @@ def test_snooze_choices_are_in_the_agents_time_zone(start_servers, browser, tran
     page = context.new_page()
     errors = []
     page.on("pageerror", lambda error: errors.append(str(error)))
-    page.goto(f"{base}/console/")
-    row = page.locator(".conv-row").filter(has_text="Zoe Park")
-    row.click()
     actions = page.locator("#conversation-actions")
+    row = page.locator(".conv-row").filter(has_text="Zoe Park")
+
+    def open_conversation():
+        # Opened, loaded and its head drawn, so that no redraw closes the menu.
+        page.goto(f"{base}/console/?c={conversation.uuid}")
+        expect(page.locator("#conversation .msg-in .msg-body")).to_have_text(["Call me back later"])
+        expect(actions.locator("[data-action='resolve']")).to_be_visible()
+
+    open_conversation()
 
     # The conversation's menu: tomorrow at 9:00 in Shanghai.
     actions.locator("[data-action='snooze']").click()
@@ -73,8 +79,7 @@ def test_snooze_choices_are_in_the_agents_time_zone(start_servers, browser, tran
 
     # A time chosen by hand is read in Shanghai too.
     wake(conversation)
-    page.reload()
-    row.click()
+    open_conversation()
     actions.locator("[data-action='snooze']").click()
     page.get_by_role("menuitem", name="Until a time you choose…").click()
     expect(page.get_by_text("Snooze until (Asia/Shanghai)")).to_be_visible()
@@ -85,7 +90,7 @@ def test_snooze_choices_are_in_the_agents_time_zone(start_servers, browser, tran
 
     # The list's bulk snooze offers the same choices: next Monday at 9:00 in Shanghai.
     wake(conversation)
-    page.reload()
+    open_conversation()
     row.locator(".lt-check input").click()
     page.locator(".lt-bulk").get_by_role("button", name="Snooze").click()
     page.locator(".lt-pop-bulk-snooze").get_by_role(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import time
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -54,3 +55,12 @@ def add_session_cookie(context, base_url: str, cookies: Mapping[str, str]) -> No
             for name, value in cookies.items()
         ]
     )
+
+
+def wait_until(condition, timeout: float = 10.0) -> None:
+    """Polls `condition` from the test until it is true. Not Playwright's
+    wait_for_function: the console's and the widget's CSP forbid the eval it relies on."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.1)

@@ -179,6 +179,15 @@ def page(browser_context, request):
     return page
 
 
+@pytest.fixture
+def no_dialogs(page):
+    """`page`, failing the test if it opens an alert (a script from customer data ran)."""
+    opened = []
+    page.on("dialog", lambda dialog: (opened.append(dialog.message), dialog.dismiss()))
+    yield page
+    assert opened == [], f"the page ran injected script: {opened}"
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item, call):
     report = yield

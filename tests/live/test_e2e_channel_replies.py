@@ -6,7 +6,6 @@ as text. Checked in the database after each step; no Celery worker runs, so repl
 in the outbox (rows are asserted, not provider calls)."""
 
 import re
-import time
 from datetime import timedelta
 
 import pytest
@@ -29,20 +28,13 @@ from tests.factories.accounts import AgentFactory
 from tests.factories.channels import ChannelFactory
 from tests.factories.customers import CustomerFactory, IdentityFactory
 from tests.factories.inbox import ConversationFactory
-from tests.live.browser import add_session_cookie, screenshot
+from tests.live.browser import add_session_cookie, screenshot, wait_until
 from tests.live.clients import session_cookies
 
 HOSTILE_TITLE = "<img src=x onerror=alert('postback')>"
 HOSTILE_CONTACT = "<script>alert('contact')</script>Bob"
 HOSTILE_HTML = "<p>Please <b>see</b> the invoice</p><img src=x onerror=alert('email')>"
 PROVIDER_ERROR = "Phone number not on WhatsApp"
-
-
-def wait_until(condition, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.1)
 
 
 def whatsapp_conversation(*, channel, customer, phone: str) -> Conversation:
@@ -77,15 +69,6 @@ def provider_refused(message: Message, reason: str) -> None:
 @pytest.fixture
 def agent(transactional_db):
     return AgentFactory(display_name="Li Wei")
-
-
-@pytest.fixture
-def no_dialogs(page):
-    """Fails the test if the page opens an alert (a script from customer data ran)."""
-    opened = []
-    page.on("dialog", lambda dialog: (opened.append(dialog.message), dialog.dismiss()))
-    yield page
-    assert opened == [], f"the page ran injected script: {opened}"
 
 
 def open_console(page, base, agent, conversation):

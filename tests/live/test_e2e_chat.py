@@ -2,7 +2,6 @@
 widget with an agent in the console (Debian's Chromium driven by Playwright)."""
 
 import re
-import time
 
 import httpx
 import pytest
@@ -16,7 +15,7 @@ from inbox.models import Conversation, Message
 from inbox.services import message_append
 from tests.factories.accounts import AgentFactory
 from tests.factories.channels import WebChannelFactory
-from tests.live.browser import add_session_cookie, screenshot
+from tests.live.browser import add_session_cookie, screenshot, wait_until
 from tests.live.clients import session_cookies
 from tests.live.test_realtime import lossy_layer
 
@@ -55,14 +54,6 @@ def open_console(browser, base_url, agent, watch):
     page.goto(f"{base_url}/console/")
     expect(page.locator(".sb-console")).to_be_visible()
     return page
-
-
-def wait_until(condition, timeout: float = 10.0) -> None:
-    # The frame's CSP forbids eval, which Playwright's wait_for_function relies on.
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.1)
 
 
 def widget(page):

@@ -20,19 +20,11 @@ from tests.factories.accounts import AgentFactory
 from tests.factories.channels import ChannelFactory, WebChannelFactory
 from tests.factories.customers import CustomerFactory, IdentityFactory
 from tests.factories.inbox import ConversationFactory, TeamFactory
-from tests.live.browser import add_session_cookie, screenshot
+from tests.live.browser import add_session_cookie, screenshot, wait_until
 from tests.live.clients import session_cookies
 
 HOSTILE_NAME = "<img src=x onerror=alert(1)>"
 QUESTION = "Where is my parcel?"
-
-
-def wait_until(condition, timeout: float = 10.0) -> None:
-    # The console's CSP forbids eval, which Playwright's wait_for_function relies on.
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.1)
 
 
 @pytest.fixture
@@ -73,15 +65,6 @@ def shop(transactional_db):
         "conversation": conversation,
         "question": question,
     }
-
-
-@pytest.fixture
-def no_dialogs(page):
-    """Fails the test if the page opens an alert (a script from a name or text ran)."""
-    opened = []
-    page.on("dialog", lambda dialog: (opened.append(dialog.message), dialog.dismiss()))
-    yield page
-    assert opened == [], f"the page ran injected script: {opened}"
 
 
 def test_notes_mentions_quotes_and_canned_replies(start_servers, no_dialogs, shop):

@@ -3,7 +3,6 @@ the customer's conversations across channels, tags, typed attributes, notes, and
 two customers from a suggestion and undoing it, checked in the database after each step."""
 
 import re
-import time
 from datetime import timedelta
 
 import pytest
@@ -29,18 +28,11 @@ from tests.factories.accounts import AgentFactory
 from tests.factories.channels import WebChannelFactory
 from tests.factories.customers import CustomerFactory, IdentityFactory
 from tests.factories.inbox import ConversationFactory
-from tests.live.browser import add_session_cookie, screenshot
+from tests.live.browser import add_session_cookie, screenshot, wait_until
 from tests.live.clients import session_cookies
 
 HOSTILE_NAME = "<img src=x onerror=alert('name')>"
 HOSTILE_NOTE = "Prefers WhatsApp <img src=x onerror=alert('note')>"
-
-
-def wait_until(condition, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.1)
 
 
 def conversation_with(*, inbox, customer, identity, text) -> Conversation:
@@ -141,15 +133,6 @@ def shop(transactional_db):
         "twin_conversation": twin_conversation,
         "suggestion": suggestion,
     }
-
-
-@pytest.fixture
-def no_dialogs(page):
-    """Fails the test if the page opens an alert (a script from customer data ran)."""
-    opened = []
-    page.on("dialog", lambda dialog: (opened.append(dialog.message), dialog.dismiss()))
-    yield page
-    assert opened == [], f"the page ran injected script: {opened}"
 
 
 def test_the_customer_card(start_servers, no_dialogs, shop):

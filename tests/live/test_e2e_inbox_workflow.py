@@ -4,7 +4,7 @@ to a team and an agent, that agent writes a note mentioning a colleague (who is 
 live), transfers it to them with a note, the colleague resolves it, and the visitor
 rates the conversation in the widget. Checked in the database after each step."""
 
-import time
+from functools import partial
 
 import pytest
 from playwright.sync_api import expect
@@ -24,18 +24,13 @@ from tests.factories.accounts import AgentFactory
 from tests.factories.channels import WebChannelFactory
 from tests.factories.inbox import TeamFactory
 from tests.live.browser import add_session_cookie, screenshot
+from tests.live.browser import wait_until as _wait_until
 from tests.live.clients import session_cookies
 from tests.live.conftest import PAGES
 
 HOSTILE = "<img src=x onerror=alert(1)>"
 expect.set_options(timeout=15_000)  # two consoles, a widget, a server and a worker on 2 cores
-
-
-def wait_until(condition, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.1)
+wait_until = partial(_wait_until, timeout=15.0)
 
 
 @pytest.fixture

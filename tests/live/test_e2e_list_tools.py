@@ -5,7 +5,6 @@ comes back after a reload, bulk actions with their per-conversation failures, an
 second agent's console (on another server) that sees the bulk change arrive live."""
 
 import re
-import time
 from datetime import timedelta
 
 import pytest
@@ -21,18 +20,11 @@ from tests.factories.accounts import AgentFactory, SupervisorFactory
 from tests.factories.channels import WebChannelFactory
 from tests.factories.customers import CustomerFactory
 from tests.factories.inbox import ConversationFactory, InboxFactory, TeamFactory
-from tests.live.browser import add_session_cookie, screenshot
+from tests.live.browser import add_session_cookie, screenshot, wait_until
 from tests.live.clients import session_cookies
 
 HOSTILE_NAME = "<img src=x onerror=alert('name')>"
 HOSTILE_VIEW = "Returns <b onmouseover=alert('view')>"
-
-
-def wait_until(condition, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.1)
 
 
 @pytest.fixture
@@ -127,15 +119,6 @@ def desk(transactional_db):
         "resolved": resolved,
         "merged": merged,
     }
-
-
-@pytest.fixture
-def no_dialogs(page):
-    """Fails the test if the page opens an alert (a script from customer data ran)."""
-    opened = []
-    page.on("dialog", lambda dialog: (opened.append(dialog.message), dialog.dismiss()))
-    yield page
-    assert opened == [], f"the page ran injected script: {opened}"
 
 
 def row_of(page, conversation):

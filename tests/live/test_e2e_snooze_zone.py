@@ -5,7 +5,6 @@ list's bulk snooze alike."""
 
 import datetime
 import re
-import time
 import zoneinfo
 
 from playwright.sync_api import expect
@@ -17,20 +16,17 @@ from tests.factories.accounts import AgentFactory
 from tests.factories.channels import WebChannelFactory
 from tests.factories.customers import CustomerFactory
 from tests.factories.inbox import ConversationFactory
-from tests.live.browser import add_session_cookie
+from tests.live.browser import add_session_cookie, wait_until
 from tests.live.clients import session_cookies
 
 SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")
 
 
-def wait_for_snooze(conversation, previous=None, timeout: float = 15.0) -> datetime.datetime:
-    deadline = time.monotonic() + timeout
-    while True:
-        until = Conversation.objects.get(pk=conversation.pk).snoozed_until
-        if until is not None and until != previous:
-            return until.astimezone(SHANGHAI)
-        assert time.monotonic() < deadline, "not snoozed in time"
-        time.sleep(0.1)
+def wait_for_snooze(conversation) -> datetime.datetime:
+    """The conversation's `snoozed_until` in Shanghai, once the console has set it."""
+    snoozed = Conversation.objects.filter(pk=conversation.pk, snoozed_until__isnull=False)
+    wait_until(snoozed.exists, timeout=15.0)
+    return snoozed.get().snoozed_until.astimezone(SHANGHAI)
 
 
 def wake(conversation) -> None:

@@ -112,6 +112,24 @@ def _push_moved(conversation: Conversation, seen_by: list[str]) -> None:
     )
 
 
+def _handed_over(
+    conversation: Conversation,
+    seen_by: list[str],
+    *,
+    agent: User | None,
+    previous: User | None,
+    now: datetime.datetime,
+) -> Conversation:
+    """After an assignment or a transfer: consoles hear of the move, and a conversation
+    left to its team is assigned as a new one, to anyone but whoever just had it."""
+    _push_moved(conversation, seen_by)
+    if agent is None:
+        excluded = (previous.pk,) if previous is not None else ()
+        conversation_autoassign(conversation=conversation, exclude=excluded, now=now)
+        conversation.refresh_from_db()
+    return conversation
+
+
 def _locked(conversation: Conversation) -> Conversation:
     return (
         Conversation.objects.select_for_update(of=("self",))
@@ -302,12 +320,7 @@ def conversation_assign(
             conversation=conversation,
             actor=actor,
         )
-    _push_moved(conversation, seen_by)
-    if agent is None:
-        excluded = (previous.pk,) if previous is not None else ()
-        conversation_autoassign(conversation=conversation, exclude=excluded, now=now)
-        conversation.refresh_from_db()
-    return conversation
+    return _handed_over(conversation, seen_by, agent=agent, previous=previous, now=now)
 
 
 @transaction.atomic
@@ -354,12 +367,7 @@ def conversation_transfer(
             conversation=conversation,
             actor=actor,
         )
-    _push_moved(conversation, seen_by)
-    if to_agent is None:
-        excluded = (previous.pk,) if previous is not None else ()
-        conversation_autoassign(conversation=conversation, exclude=excluded, now=now)
-        conversation.refresh_from_db()
-    return conversation
+    return _handed_over(conversation, seen_by, agent=to_agent, previous=previous, now=now)
 
 
 def _waiting(*, team: Team | None = None, agent: User | None = None) -> QuerySet[Conversation]:

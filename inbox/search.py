@@ -261,9 +261,8 @@ def conversation_filter(
     if value := filters.get("last_message_to"):
         conversations = conversations.filter(last_message_at__lt=value)
     if (value := filters.get("unread")) is not None:
-        conversations = conversations.filter(unread_count__gt=0) if value else conversations
-        if not value:
-            conversations = conversations.filter(unread_count=0)
+        unread = Q(unread_count__gt=0) if value else Q(unread_count=0)
+        conversations = conversations.filter(unread)
     return conversations
 
 

@@ -112,7 +112,6 @@
   var fmtShortDate = formatter({ month: "short", day: "numeric" });
   var fmtLongDate = formatter({ weekday: "long", month: "long", day: "numeric" });
   var fmtLongDateYear = formatter({ year: "numeric", month: "long", day: "numeric" });
-  var fmtDayKey = formatter({ year: "numeric", month: "2-digit", day: "2-digit" });
   // --- The console's time zone (config.timezone), whatever the browser's -------------
 
   var zonePartsFormat = formatter({
@@ -152,8 +151,8 @@
     return new Date(guess - zoneOffset(new Date(first)));
   }
 
-  /** "2025-01-31" of a date in the zone (as the API reads a date). */
-  function zoneDayKey(date) {
+  /** "2025-01-31" of a date in the zone (as the API reads a date; and which day it is). */
+  function dayKey(date) {
     var p = zoneParts(date);
     return p.year + "-" + pad2(p.month) + "-" + pad2(p.day);
   }
@@ -161,7 +160,7 @@
   /** A `datetime-local` input's value for `date`, in the zone. */
   function zoneInputValue(date) {
     var p = zoneParts(date);
-    return zoneDayKey(date) + "T" + pad2(p.hour) + ":" + pad2(p.minute);
+    return dayKey(date) + "T" + pad2(p.hour) + ":" + pad2(p.minute);
   }
 
   /** The moment a `datetime-local` value means in the zone, or null. */
@@ -199,10 +198,6 @@
     if (!value) return null;
     var date = new Date(value);
     return isNaN(date.getTime()) ? null : date;
-  }
-
-  function dayKey(date) {
-    return fmtDayKey.format(date);
   }
 
   function relativeTime(value) {
@@ -5614,7 +5609,7 @@
       name: TZ,
       parts: zoneParts,
       date: zoneDate,
-      dayKey: zoneDayKey,
+      dayKey: dayKey,
       inputValue: zoneInputValue,
       inputDate: zoneInputDate,
     },

@@ -13,6 +13,7 @@ urlpatterns = [
     path("", include("inbox.api_routing")),
     path("", include("inbox.api_workflow")),
     path("", include("inbox.api_search")),
+    path("", include("ai_agent.api")),
     path("conversations/", inbox_api.ConversationListApi.as_view(), name="api-conversation-list"),
     path(CONVERSATION, inbox_api.ConversationDetailApi.as_view(), name="api-conversation-detail"),
     path(

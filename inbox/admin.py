@@ -144,7 +144,7 @@ class RoutingRuleAdmin(admin.ModelAdmin):
                 )
             },
         ),
-        (_("Then"), {"fields": ("team", "agent", "set_priority", "required_skills")}),
+        (_("Then"), {"fields": ("team", "agent", "set_priority", "required_skills", "skip_ai")}),
     )
 
 

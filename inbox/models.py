@@ -621,6 +621,12 @@ class RoutingRule(TimeStampedModel):
         verbose_name=_("skills needed"),
         help_text=_("Only agents with all of these skills are assigned."),
     )
+    skip_ai = models.BooleanField(
+        _("straight to a person"),
+        default=False,
+        db_default=False,
+        help_text=_("The AI agent does not answer conversations this rule routes."),
+    )
 
     class Meta:
         verbose_name = _("routing rule")

@@ -269,6 +269,19 @@ def push_typing(
         _send(agent_groups(conversation), {**event, "agent_id": agent.pk if agent else None})
 
 
+def push_ai_draft(conversation: Conversation, *, text: str, state: str) -> None:
+    """The AI's answer as it is written (`state` "writing"), or the end of a draft that
+    will not be sent ("discarded": the conversation went to a person). The stored message
+    follows as a normal message.created; the draft is never stored."""
+    event = {
+        "type": "ai.draft",
+        "conversation": str(conversation.uuid),
+        "text": text,
+        "state": state,
+    }
+    _send_each([(_visitor_groups(conversation), event), (agent_groups(conversation), event)])
+
+
 def push_notification(notification) -> None:
     from .serializers import NotificationSerializer
 

@@ -8,6 +8,7 @@ from rest_framework import serializers
 from accounts.models import User
 from customers.models import Customer, Identity
 
+from .enums import SenderType
 from .files import attachment_url, visitor_attachment_url
 from .models import Attachment, Conversation, Message, Notification
 
@@ -122,6 +123,10 @@ class CustomerMessageSerializer(serializers.ModelSerializer):
         help_text="The key the visitor sent it with; null on messages to the visitor."
     )
     attachments = CustomerAttachmentSerializer(many=True)
+    sender_type = serializers.SerializerMethodField(
+        help_text="customer, agent, ai or system; an AI reply whose profile does not tell "
+        "customers it is an AI reads agent."
+    )
 
     class Meta:
         model = Message
@@ -138,7 +143,15 @@ class CustomerMessageSerializer(serializers.ModelSerializer):
         ]
 
     def get_author_name(self, message: Message) -> str:
+        if message.sender_type == SenderType.AI:
+            return str((message.content or {}).get("ai", {}).get("profile", ""))
         return message.author.display_name if message.author else ""
+
+    def get_sender_type(self, message: Message) -> str:
+        ai = (message.content or {}).get("ai", {})
+        if message.sender_type == SenderType.AI and ai.get("label") is False:
+            return SenderType.AGENT
+        return message.sender_type
 
     def get_client_id(self, message: Message) -> str | None:
         return message.client_id if message.direction == "in" else None

@@ -217,6 +217,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "inbox.tasks.routing.availability_lapsed_sweep",
         "schedule": 60,
     },
+    "knowledge-refresh": {
+        "task": "ai_agent.tasks.housekeeping_knowledge_refresh",
+        "schedule": 24 * 60 * 60,
+    },
     "email-poll": {
         "task": "channels_app.tasks.inbound_email_poll_all",
         "schedule": env.int("EMAIL_POLL_SECONDS", default=60),
@@ -342,6 +346,14 @@ CHANNEL_MEDIA_MAX_MB = env.int("CHANNEL_MEDIA_MAX_MB", default=25)
 AI_BASE_URL = env("AI_BASE_URL", default="")
 AI_API_KEY = env("AI_API_KEY", default="")
 AI_MODEL = env("AI_MODEL", default="")
+# Embeddings for knowledge-base retrieval, one vector space for every profile: empty model
+# means full-text retrieval only. The address and key default to the chat model's.
+AI_EMBEDDING_MODEL = env("AI_EMBEDDING_MODEL", default="")
+AI_EMBEDDING_BASE_URL = env("AI_EMBEDDING_BASE_URL", default="") or AI_BASE_URL
+AI_EMBEDDING_API_KEY = env("AI_EMBEDDING_API_KEY", default="") or AI_API_KEY
+# Web pages for the knowledge base are fetched by the server: addresses on private
+# networks are refused unless this is on (an intranet wiki, or the tests' local server).
+AI_FETCH_ALLOW_PRIVATE = env.bool("AI_FETCH_ALLOW_PRIVATE", default=False)
 
 # --- Security ---------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
@@ -357,6 +369,7 @@ LOG_FORMAT = env("LOG_FORMAT", default="text")  # "text" (readable) or "json"; p
 SECRET_SETTINGS_FOR_REDACTION = [
     "SECRET_KEY",
     "AI_API_KEY",
+    "AI_EMBEDDING_API_KEY",
     "EMAIL_HOST_PASSWORD",
     "FIELD_ENCRYPTION_KEY",
 ]

@@ -33,6 +33,7 @@ from ..enums import (
     AssignmentMethod,
     Availability,
     ConversationStatus,
+    Handler,
     MessageDirection,
     NotificationKind,
     SenderType,
@@ -167,10 +168,9 @@ def _lock_free_agent(user_ids: list[int], *, skip_locked: bool) -> tuple[AgentPr
     return None, skipped
 
 
-def _pick_agent(
-    conversation: Conversation, *, method: str, exclude: tuple[int, ...] = ()
-) -> AgentProfile | None:
-    profiles = (
+def _free_agents(conversation: Conversation, *, exclude: tuple[int, ...] = ()) -> QuerySet:
+    """Agents who could take the conversation now: online, skilled, with room."""
+    return (
         AgentProfile.objects.filter(
             user__in=_candidate_user_ids(conversation),
             availability=Availability.ONLINE,
@@ -180,6 +180,17 @@ def _pick_agent(
         .annotate(load=agent_load_subquery("user_id"))
         .filter(load__lt=F("capacity"))
     )
+
+
+def agents_free(*, conversation: Conversation) -> bool:
+    """Whether an agent could take the conversation now (read only: nothing is locked)."""
+    return _free_agents(conversation).exists()
+
+
+def _pick_agent(
+    conversation: Conversation, *, method: str, exclude: tuple[int, ...] = ()
+) -> AgentProfile | None:
+    profiles = _free_agents(conversation, exclude=exclude)
     oldest_first = F("last_assigned_at").asc(nulls_first=True)
     if method == AssignmentMethod.LEAST_LOADED:
         profiles = profiles.order_by("load", oldest_first, "user_id")
@@ -457,3 +468,50 @@ def conversations_without_reply(*, agent: User) -> QuerySet[Conversation]:
     return Conversation.objects.filter(
         assignee=agent, status__in=LOAD_STATUSES, first_response_at__isnull=True
     ).filter(~Exists(answered))
+
+
+@transaction.atomic
+def conversation_to_human(
+    *,
+    conversation: Conversation,
+    text: str,
+    agent: User | None = None,
+    actor: User | None = None,
+    now: datetime.datetime | None = None,
+) -> Conversation:
+    """The AI agent stops handling the conversation: `agent` takes it over, or (None) it
+    is assigned within its team like a new one, or queued. `text` is the activity line
+    that says why."""
+    now = now or timezone.now()
+    conversation = _locked(conversation)
+    seen_by = realtime.agent_groups(conversation)
+    conversation.handler = Handler.HUMAN
+    conversation.save(update_fields=["handler", "updated_at"])
+    _activity(conversation, text, actor=actor, kind="handoff", agent=agent.pk if agent else None)
+    if agent is not None and conversation.assignee_id != agent.pk:
+        _set_assignee(conversation, agent, now=now)
+    _push_moved(conversation, seen_by)
+    if agent is None:
+        conversation_autoassign(conversation=conversation, now=now)
+        conversation.refresh_from_db()
+    return conversation
+
+
+@transaction.atomic
+def conversation_to_ai(*, conversation: Conversation, actor: User | None) -> Conversation:
+    """The AI agent handles the conversation again: it leaves its assignee (freeing their
+    seat) and the queue."""
+    conversation = _locked(conversation)
+    seen_by = realtime.agent_groups(conversation)
+    conversation.handler = Handler.AI
+    conversation.queued_at = None
+    conversation.save(update_fields=["handler", "queued_at", "updated_at"])
+    _set_assignee(conversation, None, now=timezone.now())
+    _activity(
+        conversation,
+        _("%(actor)s handed this back to the AI agent") % {"actor": actor or _("the system")},
+        actor=actor,
+        kind="handback",
+    )
+    _push_moved(conversation, seen_by)
+    return conversation

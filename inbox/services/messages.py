@@ -332,6 +332,32 @@ def message_send(
 
 
 @transaction.atomic
+def message_send_ai(
+    *,
+    conversation: Conversation,
+    body: str,
+    content: dict | None = None,
+    client_id: str | None = None,
+) -> tuple[Message, bool]:
+    """A reply written by the AI agent: checked against the channel's rules like an
+    agent's (raises ReplyBlocked), stored with its outbox row in one transaction. It
+    assigns nobody and is not a human's response for the SLA clocks."""
+    plan = reply_plan(conversation=conversation, draft=ReplyDraft(body=body))
+    message, created = message_append(
+        conversation=conversation,
+        direction=MessageDirection.OUTBOUND,
+        sender_type=SenderType.AI,
+        body=plan.body,
+        client_id=client_id,
+        content={**plan.content, **(content or {})},
+        delivery_status=DeliveryStatus.QUEUED if plan.delivers else "",
+    )
+    if created:
+        reply_enqueue(message=message, plan=plan)
+    return message, created
+
+
+@transaction.atomic
 def conversation_mark_read(*, conversation: Conversation, reader: str, seq: int) -> Conversation:
     """Record that `reader` ("agent" or "customer") has read up to `seq`; read state only
     moves forward."""

@@ -6,6 +6,7 @@ within its team, or queues it."""
 
 import datetime
 import ipaddress
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property, partial
 
@@ -70,6 +71,17 @@ def customer_country_guess(*, conversation: Conversation) -> str:
             if value and (country := country_from_ip(value)):
                 return country
     return ""
+
+
+# The AI agent answers first where it serves: `ai_agent` registers this hook at start-up
+# (the inbox does not import it). Called under the conversation's lock during routing, it
+# returns True when the AI takes the conversation (no agent is assigned then).
+_first_line: Callable[[Conversation, datetime.datetime], bool] | None = None
+
+
+def first_line_register(hook: Callable[[Conversation, datetime.datetime], bool] | None) -> None:
+    global _first_line
+    _first_line = hook
 
 
 @dataclass
@@ -184,6 +196,15 @@ def conversation_route(*, conversation: Conversation, now: datetime.datetime | N
         transaction.on_commit(
             partial(realtime.push_conversation_updated, conversation), robust=True
         )
+        if (
+            conversation.assignee_id is None
+            and conversation.handler == Handler.HUMAN
+            and not (rule is not None and (rule.skip_ai or rule.agent_id))
+            and _first_line is not None
+            and _first_line(conversation, now)
+        ):
+            conversation.handler = Handler.AI
+            conversation.save(update_fields=["handler", "updated_at"])
         if conversation.assignee_id is None and conversation.handler == Handler.HUMAN:
             if rule is not None and rule.agent_id:
                 conversation_assign(conversation=conversation, agent=rule.agent, now=now)

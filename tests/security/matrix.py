@@ -347,6 +347,11 @@ MATRIX: dict[str, Matrix | Elsewhere] = {
     ),
     "api-conversation-read": Matrix(CONVERSATIONS, {"POST": Op(see(200), body={"seq": 1})}),
     "api-conversation-typing": Matrix(CONVERSATIONS, {"POST": Op(see(204), body={"typing": True})}),
+    # the AI's part (ai_agent/api.py): staff only. The world's conversations are handled by
+    # people and no AI profile serves their inboxes: a takeover or a hand-back is a 409.
+    "api-conversation-ai": Matrix(CONVERSATIONS, {"GET": Op(staff(200))}),
+    "api-conversation-ai-takeover": Matrix(CONVERSATIONS, {"POST": Op(staff(409))}),
+    "api-conversation-ai-handback": Matrix(CONVERSATIONS, {"POST": Op(staff(409))}),
     # routing (inbox/api_routing.py): staff only, checked before the conversation
     "api-conversation-assign": Matrix(CONVERSATIONS, {"POST": Op(staff(200), body=_self_assign)}),
     "api-conversation-transfer": Matrix(

@@ -1,10 +1,15 @@
 """Demo data for a newcomer's first look. Idempotent: running it again changes nothing."""
 
 from dataclasses import dataclass
+from pathlib import Path
 
+from django.core.files.base import ContentFile
 from django.db import transaction
+from django.utils import timezone
 
 from accounts.enums import Role
+from ai_agent.knowledge.ingest import document_ingest
+from ai_agent.models import AiProfile, KnowledgeBase, KnowledgeDocument
 from accounts.models import User
 from accounts.services import user_create
 from channels_app.enums import ChannelKind
@@ -23,6 +28,7 @@ from inbox.enums import MessageDirection, SenderType
 from inbox.models import Conversation, Inbox, Team
 from inbox.services import conversation_create, message_append
 
+KNOWLEDGE_FILES = Path(__file__).parent / "knowledge"
 DEMO_PASSWORD = "switchboard-demo"  # noqa: S105 (documented demo login)
 DEMO_WIDGET_KEY = "demo-website"
 
@@ -141,6 +147,32 @@ def _seed_customers() -> None:
     )
 
 
+def _seed_ai(inbox: Inbox) -> None:
+    """An AI agent answering the website first, from a small coffee-shop knowledge base
+    (with no model configured, the offline engine answers)."""
+    base, _ = KnowledgeBase.objects.get_or_create(
+        name="Acme Coffee help", defaults={"description": "Delivery, returns, beans, subscriptions."}
+    )
+    for path in sorted(KNOWLEDGE_FILES.iterdir()):
+        if base.documents.filter(filename=path.name).exists():
+            continue
+        document = KnowledgeDocument(knowledge_base=base, title=path.stem, filename=path.name)
+        document.file.save(path.name, ContentFile(path.read_bytes()), save=False)
+        document.save()
+        # After commit: ingestion reads the stored file and records its own progress.
+        transaction.on_commit(lambda document=document: document_ingest(document))
+    profile, created = AiProfile.objects.get_or_create(
+        name="Bean",
+        defaults={
+            "persona": "Bean, the Acme Coffee assistant: cheerful, knows coffee.",
+            "cite_to_customer": True,
+        },
+    )
+    if created:
+        profile.inboxes.add(inbox)
+        profile.knowledge_bases.add(base)
+
+
 @transaction.atomic
 def demo_seed() -> dict[str, int]:
     users = {}
@@ -170,6 +202,7 @@ def demo_seed() -> dict[str, int]:
     )
 
     _seed_customers()
+    _seed_ai(inbox)
     agents = [users["agent1@example.com"], users["agent2@example.com"]]
     for index, demo in enumerate(DEMO_CONVERSATIONS):
         if Identity.objects.filter(kind=demo.claims[0].kind, value=demo.claims[0].value).exists():
@@ -199,6 +232,8 @@ def demo_seed() -> dict[str, int]:
             source=demo.source,
             team=team,
             assignee=assignee,
+            # Seeded history, not new arrivals: routing (and the AI) leave them as they are.
+            routed_at=timezone.now(),
         )
         for sender_type, body in demo.messages:
             is_customer = sender_type == SenderType.CUSTOMER

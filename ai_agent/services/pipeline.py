@@ -479,6 +479,7 @@ def _send(turn: Turn, text: str, *, outcome: str, language: str, run: AgentRun) 
             },
         )
         AgentRun.objects.filter(pk=run.pk).update(reply=message)
+        run.reply = message
     return message
 
 

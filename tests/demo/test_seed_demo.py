@@ -2,11 +2,17 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 
 from accounts.models import User
-from customers.models import Customer
+from ai_agent.models import AiProfile, KnowledgeDocument
+from ai_agent.services.handoff import ai_first_line
+from ai_agent.services.pipeline import ai_respond
+from customers.models import Customer, Identity
 from demo.services import DEMO_PASSWORD
+from inbox.enums import Handler, MessageDirection, SenderType
 from inbox.models import Conversation, Message
+from inbox.services import message_append
 
 pytestmark = pytest.mark.django_db
 
@@ -70,3 +76,33 @@ def test_the_demo_shows_leads_attribution_and_a_merge_suggestion():
     suggestion = MergeSuggestion.objects.get()
     names = {suggestion.customer.display_name, suggestion.other.display_name}
     assert names == {"Aiko Tanaka", "Aiko Tanaka (CRM)"}
+
+
+def test_the_demo_ai_answers_the_website_from_its_knowledge_base(
+    django_capture_on_commit_callbacks,
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("seed_demo", stdout=StringIO())
+    assert set(KnowledgeDocument.objects.values_list("status", flat=True)) == {"ready"}
+    profile = AiProfile.objects.get(name="Bean")
+    identity = Identity.objects.create(
+        customer=Customer.objects.create(), kind="web_visitor", value="demo-visitor"
+    )
+    conversation = Conversation.objects.create(
+        inbox=profile.inboxes.get(), customer=identity.customer, identity=identity
+    )
+    assert ai_first_line(conversation, timezone.now())
+    Conversation.objects.filter(pk=conversation.pk).update(
+        handler=Handler.AI, routed_at=timezone.now()
+    )
+    message_append(
+        conversation=conversation,
+        direction=MessageDirection.INBOUND,
+        sender_type=SenderType.CUSTOMER,
+        body="运费是多少？",
+    )
+
+    run = ai_respond(conversation.pk)
+
+    assert run.outcome == "answered"
+    assert "99元包邮" in run.reply.body and "faq" in run.reply.body  # with its source

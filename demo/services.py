@@ -8,10 +8,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.enums import Role
-from ai_agent.knowledge.ingest import document_ingest
-from ai_agent.models import AiProfile, KnowledgeBase, KnowledgeDocument
 from accounts.models import User
 from accounts.services import user_create
+from ai_agent.knowledge.ingest import document_ingest
+from ai_agent.models import AiProfile, KnowledgeBase, KnowledgeDocument
 from channels_app.enums import ChannelKind
 from channels_app.models import ChannelAccount, WidgetConfig
 from customers.enums import AttributeType, CaptureVia, IdentityKind, LeadStatus, Verification
@@ -151,7 +151,8 @@ def _seed_ai(inbox: Inbox) -> None:
     """An AI agent answering the website first, from a small coffee-shop knowledge base
     (with no model configured, the offline engine answers)."""
     base, _ = KnowledgeBase.objects.get_or_create(
-        name="Acme Coffee help", defaults={"description": "Delivery, returns, beans, subscriptions."}
+        name="Acme Coffee help",
+        defaults={"description": "Delivery, returns, beans, subscriptions."},
     )
     for path in sorted(KNOWLEDGE_FILES.iterdir()):
         if base.documents.filter(filename=path.name).exists():

@@ -280,6 +280,29 @@ def command_run(host: str, port: int) -> int:
                         "worker@%h",
                     ],
                 )
+                # The AI's turns wait on a model for seconds: threads, apart from the queues
+                # that must never wait behind them.
+                processes.start(
+                    "ai-worker",
+                    [
+                        python,
+                        "-m",
+                        "celery",
+                        "-A",
+                        "config",
+                        "worker",
+                        "-Q",
+                        "ai",
+                        "--pool",
+                        "threads",
+                        "--concurrency",
+                        "8",
+                        "--loglevel",
+                        "INFO",
+                        "-n",
+                        "ai@%h",
+                    ],
+                )
                 processes.start(
                     "beat", [python, "-m", "celery", "-A", "config", "beat", "--loglevel", "INFO"]
                 )

@@ -94,6 +94,7 @@ def test_run_with_redis_starts_web_worker_and_beat_and_stops_them_all(empty_data
             " ".join(p.cmdline()) for p in psutil.Process(process.pid).children(recursive=True)
         )
         assert "uvicorn" in names and " worker " in names and " beat" in names
+        assert "-Q ai --pool threads" in names  # the AI's own worker
     finally:
         code, alive = _stop(process)
     assert code == 0

@@ -191,6 +191,9 @@ CELERY_TASK_ROUTES = {
     "channels_app.tasks.inbound_*": {"queue": "inbound"},
     "channels_app.tasks.outbound_*": {"queue": "outbound"},
     "*.tasks.housekeeping_*": {"queue": "housekeeping"},
+    # Model calls take seconds: their own queue and thread-pool worker (docs/operations.md).
+    "ai_agent.tasks.ai_*": {"queue": "ai"},
+    "ai_agent.tasks.knowledge_*": {"queue": "ai"},
 }
 CELERY_TASK_ALWAYS_EAGER = not USE_REDIS
 CELERY_TASK_EAGER_PROPAGATES = True

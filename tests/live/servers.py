@@ -121,7 +121,7 @@ def start_worker(*, env: dict[str, str], log_path: Path, timeout: float = START_
         "--pool",
         "solo",
         "--queues",
-        "inbound,outbound,housekeeping,default",
+        "inbound,outbound,housekeeping,default,ai",
         "--without-mingle",
         "--without-gossip",
         "--loglevel",

@@ -11,7 +11,9 @@ from ai_agent.models import AgentRun, AiConversation
 from customers.enums import CaptureVia, IdentityKind
 from inbox.enums import Availability, Handler, SenderType
 from inbox.models import AgentProfile, BusinessHours, Holiday, RoutingRule, Shift
+from tests.channels_app.fake_provider import FakeProvider
 from tests.factories.accounts import AgentFactory
+from tests.factories.ai import AgentToolFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -193,3 +195,46 @@ def test_run_latency_is_recorded(profile, chat):
     run = AgentRun.objects.get()
     assert run.created_at >= before - datetime.timedelta(seconds=1)
     assert run.latency_ms >= 0
+
+
+def test_logistics_with_an_order_number_is_answered_with_the_live_tracking_status(profile, chat):
+    with FakeProvider() as tracking:
+        tracking.reply(
+            "GET",
+            "/track/SO-99812",
+            200,
+            {"order": "SO-99812", "tracking": {"status": "In transit", "city": "Hangzhou"}},
+        )
+        tool = AgentToolFactory(
+            name="track_parcel",
+            url=tracking.url + "/track/{order_number}",
+            offline_intent="logistics",
+            offline_answer="Order {order_number}: {tracking.status} ({tracking.city}).",
+            auth_header="Bearer shop-secret",
+        )
+        profile.tools.add(tool)
+        chat.say("Where is my parcel? My order number is SO-99812")
+        request = tracking.requests[0]
+
+    (reply,) = chat.replies()
+    assert reply.body == "Order SO-99812: In transit (Hangzhou)."
+    assert request.headers["authorization"] == "Bearer shop-secret"
+    (call,) = AgentRun.objects.get().tool_calls
+    assert call["tool"] == "track_parcel" and call["ok"]
+
+
+def test_a_tracking_tool_that_fails_is_not_an_answer(profile, chat):
+    with FakeProvider() as tracking:
+        tracking.reply("GET", "/track/SO-1234", 503, {})
+        profile.tools.add(
+            AgentToolFactory(
+                url=tracking.url + "/track/{order_number}",
+                offline_intent="logistics",
+                offline_answer="Order {order_number}: {status}",
+            )
+        )
+        chat.say("Where is my parcel? Order number SO-1234")
+
+    run = AgentRun.objects.get()
+    assert run.outcome == RunOutcome.CLARIFIED  # asked, never a made-up status
+    assert run.tool_calls[0]["ok"] is False

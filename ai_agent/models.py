@@ -194,6 +194,10 @@ class AgentTool(TimeStampedModel):
         return self.name
 
 
+def default_skills() -> list[str]:
+    return [Skill.PRESALES, Skill.AFTERSALES]
+
+
 class AiProfile(TimeStampedModel):
     """An AI agent: who it is, which model it talks to, what it knows, where and when it
     works, what it must never do and when it hands over. With no base URL here or in
@@ -213,9 +217,13 @@ class AiProfile(TimeStampedModel):
     )
     skills = ArrayField(
         models.CharField(max_length=16, choices=Skill.choices),
-        default=list,
+        default=default_skills,
         blank=True,
         verbose_name=_("skills"),
+        help_text=_(
+            "Pre-sales asks a customer who shows buying interest for their contact details; "
+            "after-sales uses the tools (order lookups)."
+        ),
     )
     # Where it works.
     inboxes = models.ManyToManyField(
@@ -341,6 +349,8 @@ class AiConversation(models.Model):
     handed_off_at = models.DateTimeField(_("handed over at"), null=True, blank=True)
     handoff_reason = models.CharField(_("handover reason"), max_length=32, blank=True)
     failed_attempts = models.PositiveSmallIntegerField(_("unanswered questions"), default=0)
+    # Pre-sales asks for contact details once per conversation.
+    lead_asked_at = models.DateTimeField(_("asked for contact details at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("AI conversation")

@@ -17,6 +17,8 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from compliance.pii import pii_mask, pii_unmask
+from customers.enums import CONTACT_KINDS
+from customers.models import Identity
 from inbox import realtime
 from inbox.enums import Handler, MessageDirection, SenderType
 from inbox.models import Conversation, Message
@@ -24,10 +26,10 @@ from inbox.outbound import ReplyBlocked
 from inbox.services.language import language_detect
 from inbox.services.messages import message_send_ai
 
-from ..enums import Engine, HandoffReason, RunOutcome
+from ..enums import Engine, HandoffReason, RunOutcome, Skill
 from ..knowledge.retrieval import Hit, knowledge_search
 from ..llm import ChatResult, ProviderError, ProviderSettings, Usage, chat
-from ..models import AgentRun, AiConversation, AiProfile
+from ..models import AgentRun, AgentTool, AiConversation, AiProfile
 from ..offline.emotion import emotion_detect, emotion_trend
 from ..offline.entities import contacts_extract, order_numbers_extract
 from ..offline.intent import INTENTS, intent_detect, wants_human
@@ -50,6 +52,8 @@ OFFLINE_STRENGTH = 0.6
 TREND_TURNS = 3
 RISING = 0.45
 SMALL_TALK = ("greeting", "thanks", "goodbye")
+# Buying interest, which a pre-sales profile answers with a request for contact details.
+LEAD_INTENTS = ("pricing", "purchase")
 TOOL_ROUNDS = 3
 # The widget sees a streamed draft at most this often.
 DRAFT_INTERVAL = 0.15
@@ -244,6 +248,38 @@ def _with_sources(profile: AiProfile, body: str, cited: list[Hit], language: str
     return f"{body}\n\n{label}: " + "; ".join(titles)
 
 
+# --- skills -----------------------------------------------------------------------------
+
+
+def _tools(profile: AiProfile):
+    """The tools the profile may call: only an after-sales profile looks orders up."""
+    if Skill.AFTERSALES not in profile.skills:
+        return AgentTool.objects.none()
+    return profile.tools.filter(is_active=True)
+
+
+def _lead_question(turn: Turn, understood: Understanding, language: str) -> str:
+    """A pre-sales profile asks a customer who shows buying interest and has left no
+    contact detail for one, once per conversation ("" otherwise)."""
+    if (
+        Skill.PRESALES not in turn.profile.skills
+        or understood.intent not in LEAD_INTENTS
+        or turn.state.lead_asked_at is not None
+        or Identity.objects.filter(
+            customer_id=turn.conversation.customer_id, kind__in=CONTACT_KINDS
+        ).exists()
+    ):
+        return ""
+    AiConversation.objects.filter(pk=turn.state.pk).update(lead_asked_at=timezone.now())
+    return _localized(
+        language,
+        lambda: _(
+            "If you leave your phone number, email or WeChat ID, our team can send you an "
+            "offer and follow up."
+        ),
+    )
+
+
 # --- the offline engine -----------------------------------------------------------------
 
 
@@ -251,7 +287,7 @@ def _offline_tool_answer(turn: Turn, intent: str) -> str:
     numbers = order_numbers_extract(turn.text)
     if not numbers:
         return ""
-    tools = turn.profile.tools.filter(is_active=True, offline_intent=intent).exclude(
+    tools = _tools(turn.profile).filter(offline_intent=intent).exclude(
         offline_answer=""
     )
     for tool in tools:
@@ -328,7 +364,7 @@ def _streams(conversation: Conversation, profile: AiProfile) -> bool:
 
 def _model_answer(turn: Turn, understood: Understanding, history: list[dict], mask, unmask):
     """(outcome, text) from the model, calling tools as it asks. Raises ProviderError."""
-    tools = list(turn.profile.tools.filter(is_active=True))
+    tools = list(_tools(turn.profile))
     by_name = {tool.name: tool for tool in tools}
     messages = [
         {
@@ -550,6 +586,8 @@ def ai_respond(conversation_id: int) -> AgentRun | None:
             reason = HandoffReason.NO_ANSWER if failed == 1 else HandoffReason.ATTEMPTS
             return _hand_over(turn, understood, reason, language)
         outcome, text = RunOutcome.CLARIFIED, _clarifying_question(language)
+    if outcome == RunOutcome.ANSWERED and (ask := _lead_question(turn, understood, language)):
+        text = f"{text}\n\n{ask}"
     run = _record(turn, understood, outcome)
     try:
         _send(turn, text, outcome=outcome, language=language, run=run)
@@ -573,6 +611,3 @@ def ai_respond_all(conversation_id: int, *, turns: int = 3) -> list[AgentRun]:
         if run.outcome in (RunOutcome.HANDED_OFF, RunOutcome.SKIPPED):
             break
     return runs
-
-
-__all__ = ["ai_respond", "ai_respond_all", "timezone"]

@@ -238,3 +238,21 @@ def test_a_tracking_tool_that_fails_is_not_an_answer(profile, chat):
     run = AgentRun.objects.get()
     assert run.outcome == RunOutcome.CLARIFIED  # asked, never a made-up status
     assert run.tool_calls[0]["ok"] is False
+
+
+def test_pre_sales_asks_an_interested_customer_for_contact_details_once(profile, chat):
+    chat.say("运费是多少？我想买两个")
+    chat.say("运费是多少？我想再买一个")
+
+    first, second = chat.replies()
+    assert "99元包邮" in first.body and "微信" in first.body
+    assert "99元包邮" in second.body and "微信" not in second.body
+
+
+def test_no_lead_question_without_the_pre_sales_skill(profile, chat):
+    profile.skills = ["aftersales"]
+    profile.save()
+    chat.say("运费是多少？我想买两个")
+
+    (reply,) = chat.replies()
+    assert "99元包邮" in reply.body and "微信" not in reply.body

@@ -12,7 +12,7 @@ from customers.models import AttributeDefinition
 from customers.normalization import InvalidIdentity
 from customers.services.identities import IdentityClaim, customer_identities_add
 from customers.services.profile import customer_update
-from inbox.models import Conversation, Message
+from inbox.models import Conversation
 
 from ..offline.entities import ContactDetails
 
@@ -21,9 +21,7 @@ logger = logging.getLogger(__name__)
 COMPANY_ATTRIBUTE = "company"
 
 
-def contacts_store(
-    *, conversation: Conversation, details: ContactDetails, messages: list[Message]
-) -> list[str]:
+def contacts_store(*, conversation: Conversation, details: ContactDetails) -> list[str]:
     """Stores what `details` found; returns the kinds stored (for the run log)."""
     if details.is_empty():
         return []

@@ -12,6 +12,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -287,9 +288,7 @@ def _offline_tool_answer(turn: Turn, intent: str) -> str:
     numbers = order_numbers_extract(turn.text)
     if not numbers:
         return ""
-    tools = _tools(turn.profile).filter(offline_intent=intent).exclude(
-        offline_answer=""
-    )
+    tools = _tools(turn.profile).filter(offline_intent=intent).exclude(offline_answer="")
     for tool in tools:
         properties = list((tool.input_schema or {}).get("properties", {}))
         argument = next((name for name in properties if "order" in name), None)
@@ -440,22 +439,23 @@ def _model_answer(turn: Turn, understood: Understanding, history: list[dict], ma
 # --- the turn ---------------------------------------------------------------------------
 
 
+def _region(conversation: Conversation) -> str:
+    """Where a phone number written without a country code is read."""
+    return conversation.customer.country or settings.PHONE_DEFAULT_REGION
+
+
 def _masking(turn: Turn):
     """(mask, unmask) for text sent to the provider: the customer's phone numbers, emails,
-    ID and card numbers become placeholders when the profile asks for it."""
+    ID and card numbers become placeholders when the profile asks for it, the same value
+    keeping one placeholder across the conversation."""
     if not turn.profile.mask_pii or turn.provider is None:
         return (lambda text: text), (lambda text: text)
     mapping: dict[str, str] = {}
+    region = _region(turn.conversation)
 
     def mask(text: str) -> str:
-        masked, found = pii_mask(text)
-        # The same value keeps one placeholder across the conversation.
-        for placeholder, value in found.items():
-            known = next((p for p, v in mapping.items() if v == value), None)
-            if known and known != placeholder:
-                masked = masked.replace(placeholder, known)
-            elif not known:
-                mapping[placeholder] = value
+        masked, known = pii_mask(text, default_region=region, mapping=mapping)
+        mapping.update(known)
         return masked
 
     def unmask(value):
@@ -554,7 +554,10 @@ def ai_respond(conversation_id: int) -> AgentRun | None:
     history = _history(conversation, turn.profile, mask)
     understood = _understand(turn, history)
     language = customer_language(conversation, understood.language)
-    contacts_store(conversation=conversation, details=contacts_extract(turn.text), messages=pending)
+    region = _region(conversation)
+    contacts_store(
+        conversation=conversation, details=contacts_extract(turn.text, default_region=region)
+    )
     if reason := _handoff_reason(turn, understood):
         return _hand_over(turn, understood, reason, language)
     if understood.refused_topic or _refused_offline(turn.profile, turn.text):

@@ -2,7 +2,7 @@ from functools import partial
 
 from django import forms
 from django.contrib import admin, messages
-from django.db import transaction
+from django.db import models, transaction
 from django.db.models import Count, Sum
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
@@ -23,6 +23,16 @@ from .tasks import knowledge_ingest
 
 UPLOAD_TYPES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx", ".csv", ".xlsx")
 UPLOAD_MAX_MB = 20
+# An address typed without a scheme is https.
+
+
+HTTPS_URLS = {models.URLField: {"assume_scheme": "https"}}
+
+
+def _https_urls(field, **kwargs):
+    if isinstance(field, models.URLField):
+        kwargs.setdefault("assume_scheme", "https")
+    return field.formfield(**kwargs)
 
 
 def _secret_field(model, name: str) -> forms.CharField:
@@ -47,6 +57,7 @@ class AiProfileForm(forms.ModelForm):
 
     class Meta:
         model = AiProfile
+        formfield_callback = _https_urls
         fields = (
             *("name", "is_active", "avatar_url", "persona", "tone", "language"),
             *("skills", "knowledge_bases", "tools", "inboxes", "channel_kinds", "working_mode"),
@@ -64,6 +75,7 @@ class AiProfileForm(forms.ModelForm):
 
 @admin.register(AiProfile)
 class AiProfileAdmin(admin.ModelAdmin):
+    formfield_overrides = HTTPS_URLS  # the admin's own fields; the forms' below
     form = AiProfileForm
     list_display = ("name", "working_mode", "engine", "is_active", "updated_at")
     list_filter = ("is_active", "working_mode")
@@ -137,6 +149,7 @@ class AiProfileAdmin(admin.ModelAdmin):
 class KnowledgeDocumentForm(forms.ModelForm):
     class Meta:
         model = KnowledgeDocument
+        formfield_callback = _https_urls
         fields = ("knowledge_base", "title", "file", "url", "is_active")
 
     def clean_file(self):
@@ -168,6 +181,7 @@ def _queue_ingest(documents, *, force: bool) -> None:
 
 @admin.register(KnowledgeDocument)
 class KnowledgeDocumentAdmin(admin.ModelAdmin):
+    formfield_overrides = HTTPS_URLS  # the admin's own fields; the forms' below
     form = KnowledgeDocumentForm
     list_display = (
         "__str__",
@@ -252,6 +266,7 @@ class AgentToolForm(forms.ModelForm):
 
     class Meta:
         model = AgentTool
+        formfield_callback = _https_urls
         fields = (
             *("name", "description", "method", "url", "input_schema", "auth_header"),
             *("timeout", "offline_intent", "offline_answer", "is_active"),
@@ -270,6 +285,7 @@ class AgentToolForm(forms.ModelForm):
 
 @admin.register(AgentTool)
 class AgentToolAdmin(admin.ModelAdmin):
+    formfield_overrides = HTTPS_URLS  # the admin's own fields; the forms' below
     form = AgentToolForm
     list_display = ("name", "method", "url", "offline_intent", "is_active")
     list_filter = ("is_active", "method")

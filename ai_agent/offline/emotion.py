@@ -57,6 +57,7 @@ _ZH_LEXICON: tuple[tuple[float, str, str], ...] = (
         FEELING,
         "还没收到 还没到 还没发货 还没退 还没回复 还没处理 还没有收到 还没有发货 一直没",
     ),
+    (-0.35, FEELING, "没更新 一直没 还没发货 还没收到 没人理 没人回"),
     (-0.4, FEELING, "不好用 差 无语 郁闷 心累 拖延"),
     (-0.45, FEELING, "失望 什么鬼 等了这么久"),
     (-0.5, FEELING, "太差 很差 质量差 烂 糟糕 崩溃 生气 敷衍 搞什么"),
@@ -138,6 +139,8 @@ _EN_CUES: tuple[tuple[str, float, str], ...] = (
     (r"disappoint\w*|frustrat\w*|upset|unhappy", -0.45, FEELING),
     (r"annoy\w*|irritat\w*", -0.4, FEELING),
     (r"still waiting|still not|still haven't|still no", -0.4, FEELING),
+    (r"(?:didn't|did not|doesn't|does not|won't) help|not helpful|no help", -0.4, FEELING),
+    (r"(?:hasn't|has not|haven't|have not) (?:arrived|moved|come|shipped|changed)", -0.4, FEELING),
     (
         r"never (?:arrived|received|got|came)|nobody|no one (?:replied|answered|responded)",
         -0.45,

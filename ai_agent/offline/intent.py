@@ -129,7 +129,7 @@ def _human_cues(text: str, *, chinese: bool) -> list[str]:
 # clear cue, 1 to 1.5 a hint that needs company.
 _ZH_RULES: dict[str, tuple[tuple[str, float], ...]] = {
     "refund": (
-        (r"退款|退货|退钱|钱退|七天无理由|7天无理由|把钱还", 2.0),
+        (r"退款|退货|退钱|钱退|七天无理由|7天无理由|把钱还|(?:可以|能|怎么|如何)退", 2.0),
         (r"退回|退换|换货|申请售后|退运费|赔偿|补偿", 1.5),
         (r"售后", 1.0),
     ),
@@ -146,6 +146,7 @@ _ZH_RULES: dict[str, tuple[tuple[str, float], ...]] = {
         (r"快递|物流|发货|配送|派送|送货|寄出|包裹|揽收|丢件|还没到|没到货", 2.0),
         (r"(?:货|东西|快递|包裹|宝贝)还?没有?收到", 2.0),
         (r"顺丰|中通|圆通|申通|韵达|京东快递|邮政|ems|极兔|德邦", 2.0),
+        (r"几天能?收到|多久能?收到|能寄到|寄到|能送到|自提|到店取", 2.0),
         (r"签收|收货|出库|改地址|修改地址", 1.5),
     ),
     "order_status": (
@@ -163,6 +164,7 @@ _ZH_RULES: dict[str, tuple[tuple[str, float], ...]] = {
     "purchase": (
         (r"想买|要买|怎么买|在哪买|哪里买|买一个|买两|怎么下单|想下单|要下单|帮我下单", 2.5),
         (r"购买|订购|预订|订货|有货吗|有没有货|还有货|现货|库存|批发|采购|我要这个|要这款", 2.0),
+        (r"用.{0,6}(?:付款|支付|付钱)|信用卡|花呗|分期", 2.0),
         (r"定制|加购物车|付款方式|怎么付款|支付方式|试用|样品", 1.5),
         (r"下单", 1.0),
     ),
@@ -173,6 +175,7 @@ _EN_RULES: dict[str, tuple[tuple[str, float], ...]] = {
             r"refund\w*|money back|return (?:it|this|them|the item|my order|the product|an item)",
             2.0,
         ),
+        (r"send (?:it|this|them) back", 2.0),
         (r"returns? policy|exchange (?:it|this|them|for)|reimburs\w*|compensat\w*", 1.5),
     ),
     "complaint": (

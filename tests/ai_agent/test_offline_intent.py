@@ -81,6 +81,13 @@ def test_not_asking_for_a_person(text):
     ("text", "expected"),
     [
         pytest.param("我的快递到哪了", "logistics", id="zh-where-is-parcel"),
+        pytest.param("我今天下单的话大概几天能收到？", "logistics", id="zh-how-many-days"),
+        pytest.param("能寄到美国吗？", "logistics", id="zh-ship-abroad"),
+        pytest.param("可以到店自提吗？", "logistics", id="zh-pick-up"),
+        pytest.param("买的台灯不喜欢，可以退吗？", "refund", id="zh-can-i-return"),
+        pytest.param("那怎么退呢？", "refund", id="zh-how-to-return"),
+        pytest.param("And how do I actually send it back?", "refund", id="en-send-back"),
+        pytest.param("可以用信用卡付款吗？", "purchase", id="zh-pay-by-card"),
         pytest.param("什么时候发货啊", "logistics", id="zh-when-ship"),
         pytest.param("订单什么时候发货", "logistics", id="zh-order-ship"),
         pytest.param("帮我查下物流", "logistics", id="zh-check-logistics"),

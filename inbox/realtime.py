@@ -271,15 +271,25 @@ def push_typing(
 
 def push_ai_draft(conversation: Conversation, *, text: str, state: str) -> None:
     """The AI's answer as it is written (`state` "writing"), or the end of a draft that
-    will not be sent ("discarded": the conversation went to a person). The stored message
-    follows as a normal message.created; the draft is never stored."""
-    event = {
+    will not be sent ("discarded": the conversation went to a person). Agents get an
+    `ai.draft` event; the widget gets it as the agent side typing, with the `text` so far.
+    The stored message follows as a normal message.created; the draft is never stored."""
+    writing = state == "writing"
+    to_agents = {
         "type": "ai.draft",
         "conversation": str(conversation.uuid),
         "text": text,
         "state": state,
     }
-    _send_each([(_visitor_groups(conversation), event), (agent_groups(conversation), event)])
+    to_visitor = {
+        "type": "typing",
+        "conversation": str(conversation.uuid),
+        "sender": "agent",
+        "typing": writing,
+        "name": "",
+        "text": text if writing else "",
+    }
+    _send_each([(_visitor_groups(conversation), to_visitor), (agent_groups(conversation), to_agents)])
 
 
 def push_notification(notification) -> None:

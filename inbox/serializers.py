@@ -144,7 +144,10 @@ class CustomerMessageSerializer(serializers.ModelSerializer):
 
     def get_author_name(self, message: Message) -> str:
         if message.sender_type == SenderType.AI:
-            return str((message.content or {}).get("ai", {}).get("profile", ""))
+            # Marked as an AI here, where its profile says to tell the customer.
+            ai = (message.content or {}).get("ai", {})
+            name = str(ai.get("profile", ""))
+            return " · ".join(filter(None, [name, "AI"])) if ai.get("label", True) else name
         return message.author.display_name if message.author else ""
 
     def get_sender_type(self, message: Message) -> str:

@@ -15,8 +15,6 @@ def widget_strings() -> dict[str, str]:
         "emoji": _("Emoji"),
         "typing": _("%(name)s is typing…"),
         "someone": _("Support"),
-        # Beside the name on an AI agent's replies (when its profile tells customers).
-        "ai_label": _("AI"),
         "online": _("We are online and usually reply in a few minutes."),
         "you": _("You"),
         "sending": _("Sending…"),

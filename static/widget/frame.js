@@ -254,7 +254,6 @@
     if (m.seq > lastSeq) sync(); // a gap: the push channel dropped something
     if (fresh && m.direction === "out") {
       agentTyping(false);
-      dropDraft();
       emit("message", { body: m.body, author_name: m.author_name, seq: m.seq });
       if (!isOpen || document.hidden) beep();
     }
@@ -273,11 +272,7 @@
     const bubble = h("div", "sb-bubble");
     if (m.seq) el.dataset.seq = m.seq;
     el.dataset.who = mine ? "" : m.author_name || m.sender_type;
-    if (!mine) {
-      const author = h("div", "sb-author", m.author_name || S.someone);
-      if (m.sender_type === "ai") author.append(h("span", "sb-ai", S.ai_label || "AI"));
-      el.append(author);
-    }
+    if (!mine) el.append(h("div", "sb-author", m.author_name || S.someone));
     if (m.body) bubble.append(linkify(m.body));
     const files = m.attachments || [];
     for (const a of files) bubble.append(attachment(a));
@@ -510,8 +505,7 @@
       convCheck(d.conversation);
       add(d.message, true);
     } else if (d.type === "csat") rate(d.question);
-    else if (d.type === "typing" && d.sender === "agent") agentTyping(d.typing, d.name);
-    else if (d.type === "ai.draft" && (!conv || d.conversation === conv)) aiDraft(d);
+    else if (d.type === "typing" && d.sender === "agent") agentTyping(d.typing, d.name, d.text);
     else if (d.type === "read") {
       if (d.reader === "agent") agentRead = Math.max(agentRead, d.seq);
       else readSeq = Math.max(readSeq, d.seq);
@@ -553,34 +547,13 @@
     typingOn = on;
     api("POST", "typing/", { typing: on }).catch(() => {});
   }
-  function agentTyping(on, name) {
+  function agentTyping(on, name, text) {
     clearTimeout(agentTypingTimer);
     typingEl.hidden = !on;
     if (!on) return;
-    typingEl.lastChild.textContent = fmt(S.typing, { name: name || S.someone });
+    typingEl.lastChild.textContent = text || fmt(S.typing, { name: name || S.someone });
     agentTypingTimer = setTimeout(agentTyping, 8000, false);
     if (stick) scrollDown();
-  }
-
-  // --- The AI's answer while a model writes it: shown, never stored; the message follows
-  let draft = null;
-  function aiDraft(d) {
-    if (d.state !== "writing" || !d.text) return dropDraft();
-    if (!draft) {
-      draft = h("div", "sb-msg sb-out sb-draft");
-      draft.setAttribute("aria-hidden", "true"); // the stored reply is read out, once
-      draft.append(h("div", "sb-bubble"));
-    }
-    const dots = h("span", "sb-dots");
-    dots.append(h("i"), h("i"), h("i"));
-    draft.firstChild.replaceChildren(h("div", "sb-body", d.text), dots);
-    if (!draft.isConnected) list.append(draft); // after the messages, before what is sent later
-    agentTyping(false);
-    if (stick) scrollDown();
-  }
-  function dropDraft() {
-    if (draft) draft.remove();
-    draft = null;
   }
 
   // --- Sound: a short beep (WebAudio needs a gesture in this frame first)

@@ -104,3 +104,20 @@ def test_hand_back_needs_a_profile_serving_the_inbox(ai_chat, api_client, web_in
     assert response.json()["error"]["code"] == "no_ai_profile"
     ai_chat.conversation.refresh_from_db()
     assert ai_chat.conversation.handler == Handler.HUMAN
+
+
+def test_the_widget_sees_an_ai_reply_as_the_ai_unless_the_profile_says_otherwise(
+    profile, chat
+):
+    from inbox.serializers import CustomerMessageSerializer
+
+    chat.say("How long does shipping take?")
+    (reply,) = chat.replies()
+    shown = CustomerMessageSerializer(reply).data
+    assert (shown["sender_type"], shown["author_name"]) == ("ai", "Ava · AI")
+
+    profile.label_replies = False
+    profile.save()
+    chat.say("What is your return policy?")
+    hidden = CustomerMessageSerializer(chat.replies()[-1]).data
+    assert (hidden["sender_type"], hidden["author_name"]) == ("agent", "Ava")

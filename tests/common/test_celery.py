@@ -18,7 +18,8 @@ def test_work_is_routed_to_separate_queues():
     assert _queue_of("channels_app.tasks.inbound_process_event") == "inbound"
     assert _queue_of("channels_app.tasks.outbound_deliver") == "outbound"
     assert _queue_of("common.tasks.housekeeping_clear_expired_sessions") == "housekeeping"
-    assert _queue_of("ai_agent.tasks.ai_reply") == "default"
+    assert _queue_of("ai_agent.tasks.ai_reply") == "ai"  # waits on a model: its own worker
+    assert _queue_of("ai_agent.tasks.knowledge_ingest") == "ai"
 
 
 def test_a_killed_workers_task_runs_again_and_only_json_is_accepted():

@@ -189,15 +189,15 @@ def test_a_newcomer_uploads_a_faq_and_the_ai_answers_then_hands_over(
     expect(head.locator(".ai-answering")).to_have_text("AIAva")
     expect(head.get_by_label("AI agent Ava is answering")).to_be_visible()
     expect(head.get_by_role("button", name="Take over")).to_be_visible()
-    expect(frame.locator(".sb-draft .sb-body")).to_contain_text("Orders ship")
+    expect(frame.locator(".sb-typing-text")).to_contain_text("Orders ship")
     expect(console.locator("#ai-draft .msg-body")).to_contain_text("Orders ship")
     screenshot(console, "ai-draft-console")
 
     answer = frame.locator(".sb-msg.sb-out").filter(has_text=SHIPPING_ANSWER)
     expect(answer.locator(".sb-body")).to_contain_text("Sources: faq.csv")
     expect(answer.locator(".sb-author")).to_contain_text("Ava")
-    expect(answer.locator(".sb-author .sb-ai")).to_have_text("AI")
-    expect(frame.locator(".sb-draft")).to_have_count(0)
+    expect(answer.locator(".sb-author")).to_have_text("Ava · AI")
+    expect(frame.locator(".sb-typing")).to_be_hidden()
     reply = console.locator(".msg-from-ai").filter(has_text=SHIPPING_ANSWER)
     expect(reply.locator(".msg-author")).to_have_text("Ava")
     expect(reply.locator(".ai-badge")).to_have_text("AI")
@@ -275,7 +275,7 @@ def test_an_agent_takes_over_from_the_ai_and_the_ai_stays_quiet(
     visitor = watch(page)
     frame = open_widget(visitor, base)
     visitor_says(frame, "Hello!")
-    expect(frame.locator(".sb-msg.sb-out .sb-author")).to_have_text([f"{HOSTILE}AI"])
+    expect(frame.locator(".sb-msg.sb-out .sb-author")).to_have_text([f"{HOSTILE} · AI"])
     conversation = Conversation.objects.get()
     assert conversation.handler == Handler.AI
 

@@ -289,7 +289,9 @@ def push_ai_draft(conversation: Conversation, *, text: str, state: str) -> None:
         "name": "",
         "text": text if writing else "",
     }
-    _send_each([(_visitor_groups(conversation), to_visitor), (agent_groups(conversation), to_agents)])
+    _send_each(
+        [(_visitor_groups(conversation), to_visitor), (agent_groups(conversation), to_agents)]
+    )
 
 
 def push_notification(notification) -> None:

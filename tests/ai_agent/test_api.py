@@ -106,9 +106,7 @@ def test_hand_back_needs_a_profile_serving_the_inbox(ai_chat, api_client, web_in
     assert ai_chat.conversation.handler == Handler.HUMAN
 
 
-def test_the_widget_sees_an_ai_reply_as_the_ai_unless_the_profile_says_otherwise(
-    profile, chat
-):
+def test_the_widget_sees_an_ai_reply_as_the_ai_unless_the_profile_says_otherwise(profile, chat):
     from inbox.serializers import CustomerMessageSerializer
 
     chat.say("How long does shipping take?")

@@ -81,6 +81,9 @@ class SearchMatchSerializer(serializers.Serializer):
     sent_at = serializers.DateTimeField()
 
 
+SENT_AT = serializers.DateTimeField()
+
+
 class SearchResultSerializer(ConversationSerializer):
     match = serializers.SerializerMethodField()
 
@@ -90,7 +93,11 @@ class SearchResultSerializer(ConversationSerializer):
     @extend_schema_field(SearchMatchSerializer(allow_null=True))
     def get_match(self, conversation) -> dict | None:
         snippet = self.context.get("snippets", {}).get(conversation.pk)
-        return SearchMatchSerializer(snippet).data if snippet else None
+        if not snippet:
+            return None
+        # SearchMatchSerializer's shape, built directly: a serializer per row copies its
+        # fields each time (a fifth of a page's time).
+        return {**snippet, "sent_at": SENT_AT.to_representation(snippet["sent_at"])}
 
 
 @extend_schema(

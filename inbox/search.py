@@ -551,7 +551,8 @@ def search_snippets(
     if hits is not None and hits.conversation_ids is not None:
         collected = set(hits.conversation_ids)
         rest = [pk for pk in ids if pk in collected]
-    elif _least_common_term(q) > collect_max_rows():
+    elif hits is not None or _least_common_term(q) > collect_max_rows():
+        # Not collected: a common query (the search already estimated it).
         newest, rest = _recent_matches(ids, q, fields)
     if rest:
         newest += (

@@ -519,13 +519,33 @@ def _send(turn: Turn, text: str, *, outcome: str, language: str, run: AgentRun) 
     return message
 
 
-def _hand_over(turn: Turn, understood: Understanding | None, reason: str, language: str):
-    run = _record(turn, understood, RunOutcome.HANDED_OFF, handoff_reason=reason)
+def _mark(run: AgentRun, outcome: str, **fields) -> AgentRun:
+    """Corrects the outcome of a recorded run (the turn ended otherwise than planned)."""
+    for name, value in {"outcome": outcome, **fields}.items():
+        setattr(run, name, value)
+    run.save(update_fields=["outcome", *fields])
+    return run
+
+
+def _hand_over(
+    turn: Turn,
+    understood: Understanding | None,
+    reason: str,
+    language: str,
+    run: AgentRun | None = None,
+) -> AgentRun:
+    if run is None:
+        run = _record(turn, understood, RunOutcome.HANDED_OFF, handoff_reason=reason)
+    else:
+        _mark(run, RunOutcome.HANDED_OFF, handoff_reason=reason)
     summary = handoff_summary(
         conversation=turn.conversation, reason=reason, understood=understood, turn=turn
     )
-    ai_handoff(conversation=turn.conversation, reason=reason, summary=summary, language=language)
-    return run
+    handed = ai_handoff(
+        conversation=turn.conversation, reason=reason, summary=summary, language=language
+    )
+    # Nothing to hand over: an agent took the conversation meanwhile.
+    return run if handed else _mark(run, RunOutcome.SKIPPED)
 
 
 def ai_respond(conversation_id: int) -> AgentRun | None:
@@ -593,10 +613,12 @@ def ai_respond(conversation_id: int) -> AgentRun | None:
         text = f"{text}\n\n{ask}"
     run = _record(turn, understood, outcome)
     try:
-        _send(turn, text, outcome=outcome, language=language, run=run)
+        sent = _send(turn, text, outcome=outcome, language=language, run=run)
     except ReplyBlocked as blocked:
-        AgentRun.objects.filter(pk=run.pk).update(error=f"reply blocked: {blocked.code}")
-        return _hand_over(turn, understood, HandoffReason.PROVIDER, language)
+        _mark(run, run.outcome, error=f"reply blocked: {blocked.code}")
+        return _hand_over(turn, understood, HandoffReason.PROVIDER, language, run=run)
+    if sent is None:  # the conversation left the AI while it wrote: nothing was sent
+        return _mark(run, RunOutcome.SKIPPED)
     if outcome == RunOutcome.ANSWERED and question:
         AiConversation.objects.filter(pk=state.pk).update(failed_attempts=0)
     return run

@@ -66,6 +66,10 @@ class User(AbstractBaseUser, PermissionsMixin):
     def __str__(self) -> str:
         return self.display_name or self.email
 
+    def refresh_from_db(self, *args, **kwargs) -> None:
+        self.__dict__.pop("_group_names", None)
+        super().refresh_from_db(*args, **kwargs)
+
     def get_full_name(self) -> str:
         return self.display_name or self.email
 
@@ -74,8 +78,11 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     @property
     def role(self) -> Role | None:
-        """The strongest role among the user's groups."""
-        names = {group.name for group in self.groups.all()}
+        """The strongest role among the user's groups (read once per instance: a request
+        asks several times; `user_set_role` and `refresh_from_db` forget it)."""
+        names = self.__dict__.get("_group_names")
+        if names is None:
+            names = self.__dict__["_group_names"] = {group.name for group in self.groups.all()}
         if self.is_superuser or Role.ADMIN in names:
             return Role.ADMIN
         for role in (Role.SUPERVISOR, Role.AGENT):

@@ -17,6 +17,7 @@ def user_set_role(*, user: User, role: Role | str, actor: User | None = None) ->
     role_names = [r.value for r in Role]
     user.groups.remove(*Group.objects.filter(name__in=role_names))
     user.groups.add(Group.objects.get(name=role.value))
+    user.__dict__.pop("_group_names", None)  # the role read before is no longer true
     user.is_staff = role in ADMIN_SITE_ROLES
     user.is_superuser = role == Role.ADMIN and user.is_superuser
     user.save(update_fields=["is_staff", "is_superuser"])

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import reduce
+from time import monotonic
 
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.search import SearchQueryField, SearchVectorField
@@ -308,11 +309,24 @@ def _estimated_matches(values: QuerySet) -> float:
 MIN_COLLECT_ROWS = 1000
 
 
+# A table's size moves slowly (the statistics change on ANALYZE): read once a minute per
+# process, not twice a search.
+ESTIMATE_SECONDS = 60
+_estimates: dict[tuple[str, str], tuple[float, float]] = {}
+
+
 def _estimated_rows(table: str) -> float:
+    key = (connection.alias, table)
+    now = monotonic()
+    cached = _estimates.get(key)
+    if cached is not None and now - cached[0] < ESTIMATE_SECONDS:
+        return cached[1]
     with connection.cursor() as cursor:
         cursor.execute("SELECT reltuples FROM pg_class WHERE oid = %s::regclass", [table])
         row = cursor.fetchone()
-    return max(row[0], 0) if row else 0
+    rows = max(row[0], 0) if row else 0
+    _estimates[key] = (now, rows)
+    return rows
 
 
 def collect_max_rows() -> int:

@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from common.api.errors import ErrorResponseSerializer, error_body
-from inbox.api import ERRORS, conversation_or_404
+from inbox.api import ERRORS, conversation_or_404, forbidden, staff_or_403
 from inbox.enums import Handler
 from inbox.selectors import SEE_ALL_ROLES
 
@@ -76,13 +76,8 @@ def _state(conversation) -> dict:
     ).data
 
 
-def _staff_or_403(request) -> Response | None:
-    if request.user.role is None:
-        return Response(
-            error_body("permission_denied", _("Only staff members can do this.")),
-            status=status.HTTP_403_FORBIDDEN,
-        )
-    return None
+def _conflict(code: str, message) -> Response:
+    return Response(error_body(code, message), status=status.HTTP_409_CONFLICT)
 
 
 class ConversationAiApi(APIView):
@@ -91,7 +86,7 @@ class ConversationAiApi(APIView):
         responses={200: AiStateSerializer, **FORBIDDEN},
     )
     def get(self, request, uuid):
-        if denied := _staff_or_403(request):
+        if denied := staff_or_403(request):
             return denied
         return Response(_state(conversation_or_404(request, uuid)))
 
@@ -103,14 +98,11 @@ class ConversationTakeoverApi(APIView):
         responses={200: AiStateSerializer, **FORBIDDEN},
     )
     def post(self, request, uuid):
-        if denied := _staff_or_403(request):
+        if denied := staff_or_403(request):
             return denied
         conversation = conversation_or_404(request, uuid)
         if conversation.handler != Handler.AI:
-            return Response(
-                error_body("not_ai", _("A person already handles this conversation.")),
-                status=status.HTTP_409_CONFLICT,
-            )
+            return _conflict("not_ai", _("A person already handles this conversation."))
         ai_takeover(conversation=conversation, agent=request.user)
         return Response(_state(conversation_or_404(request, uuid)))
 
@@ -122,34 +114,23 @@ class ConversationHandBackApi(APIView):
         responses={200: AiStateSerializer, **FORBIDDEN},
     )
     def post(self, request, uuid):
-        if denied := _staff_or_403(request):
+        if denied := staff_or_403(request):
             return denied
         conversation = conversation_or_404(request, uuid)
         if conversation.handler == Handler.AI:
-            return Response(
-                error_body("already_ai", _("The AI agent already handles this conversation.")),
-                status=status.HTTP_409_CONFLICT,
-            )
+            return _conflict("already_ai", _("The AI agent already handles this conversation."))
         if request.user.role not in SEE_ALL_ROLES and conversation.assignee_id not in (
             None,
             request.user.pk,
         ):
-            return Response(
-                error_body(
-                    "permission_denied",
-                    _("Only its assignee or a supervisor can hand this conversation back."),
-                ),
-                status=status.HTTP_403_FORBIDDEN,
+            return forbidden(
+                _("Only its assignee or a supervisor can hand this conversation back.")
             )
         try:
             ai_hand_back(conversation=conversation, actor=request.user)
         except NoProfile:
-            return Response(
-                error_body(
-                    "no_ai_profile",
-                    _("No active AI agent profile serves this inbox and channel."),
-                ),
-                status=status.HTTP_409_CONFLICT,
+            return _conflict(
+                "no_ai_profile", _("No active AI agent profile serves this inbox and channel.")
             )
         return Response(_state(conversation_or_404(request, uuid)))
 

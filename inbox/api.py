@@ -92,6 +92,17 @@ class HasRole(BasePermission):
         return bool(user and user.is_authenticated and user.role is not None)
 
 
+def forbidden(message) -> Response:
+    return Response(error_body("permission_denied", message), status=status.HTTP_403_FORBIDDEN)
+
+
+def staff_or_403(request) -> Response | None:
+    """A 403 for an account without a role (what only staff may do), else None."""
+    if request.user.role is None:
+        return forbidden(_("Only staff members can do this."))
+    return None
+
+
 def conversation_or_404(request, uuid):
     conversation = conversation_get(user=request.user, uuid=uuid)
     if conversation is None:

@@ -21,7 +21,7 @@ from rest_framework.views import APIView
 from accounts.models import User
 from common.api.errors import ErrorResponseSerializer, error_body
 
-from .api import ERRORS, conversation_or_404
+from .api import ERRORS, conversation_or_404, forbidden, staff_or_403
 from .enums import Availability
 from .models import AgentProfile, Inbox, Team
 from .selectors import SEE_ALL_ROLES, inbox_list
@@ -37,16 +37,6 @@ from .services.assignment import (
 from .services.availability import agent_availability_set, agent_profile_get
 
 FORBIDDEN = {**ERRORS, 403: ErrorResponseSerializer}
-
-
-def _forbidden(message) -> Response:
-    return Response(error_body("permission_denied", message), status=status.HTTP_403_FORBIDDEN)
-
-
-def _staff_or_403(request) -> Response | None:
-    if request.user.role is None:
-        return _forbidden(_("Only staff members can do this."))
-    return None
 
 
 def assignable_users(*, user: User):
@@ -79,7 +69,7 @@ class MyAvailabilityApi(APIView):
 
     @extend_schema(summary="My availability", responses={200: AvailabilitySerializer, **FORBIDDEN})
     def get(self, request):
-        if denied := _staff_or_403(request):
+        if denied := staff_or_403(request):
             return denied
         return Response(AvailabilitySerializer(agent_profile_get(request.user)).data)
 
@@ -90,7 +80,7 @@ class MyAvailabilityApi(APIView):
         responses={200: AvailabilitySerializer, **FORBIDDEN},
     )
     def post(self, request):
-        if denied := _staff_or_403(request):
+        if denied := staff_or_403(request):
             return denied
         data = AvailabilityInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -156,7 +146,7 @@ class ConversationAssignApi(APIView):
         responses={200: ConversationSerializer, **FORBIDDEN},
     )
     def post(self, request, uuid):
-        if denied := _staff_or_403(request):
+        if denied := staff_or_403(request):
             return denied
         conversation = conversation_or_404(request, uuid)
         data = AssignInputSerializer(data=request.data)
@@ -169,7 +159,7 @@ class ConversationAssignApi(APIView):
             agent=agent,
             changes_team="team" in values and values["team"] != conversation.team,
         ):
-            return _forbidden(
+            return forbidden(
                 _("Agents may only take a conversation or give theirs back; transfer it instead.")
             )
         conversation_assign(
@@ -191,7 +181,7 @@ class ConversationTransferApi(APIView):
         responses={200: ConversationSerializer, **FORBIDDEN},
     )
     def post(self, request, uuid):
-        if denied := _staff_or_403(request):
+        if denied := staff_or_403(request):
             return denied
         conversation = conversation_or_404(request, uuid)
         data = TransferInputSerializer(data=request.data)
@@ -234,7 +224,7 @@ class AgentListApi(APIView):
         responses={200: AgentOutputSerializer(many=True), **FORBIDDEN},
     )
     def get(self, request):
-        if denied := _staff_or_403(request):
+        if denied := staff_or_403(request):
             return denied
         users = list(
             assignable_users(user=request.user)
@@ -277,7 +267,7 @@ class TeamListApi(APIView):
         responses={200: TeamOutputSerializer(many=True), **FORBIDDEN},
     )
     def get(self, request):
-        if denied := _staff_or_403(request):
+        if denied := staff_or_403(request):
             return denied
         teams = Team.objects.annotate(
             member_count=Count("members", distinct=True),
@@ -314,7 +304,7 @@ class InboxListApi(APIView):
         responses={200: InboxOutputSerializer(many=True), **FORBIDDEN},
     )
     def get(self, request):
-        if denied := _staff_or_403(request):
+        if denied := staff_or_403(request):
             return denied
         return Response(InboxOutputSerializer(inbox_list(user=request.user), many=True).data)
 

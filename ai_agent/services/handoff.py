@@ -9,10 +9,10 @@ conversation's handler under its row lock before it is stored."""
 
 import contextlib
 import datetime
+from collections.abc import Iterator
 from functools import partial
 
 from django.core.cache import cache
-from django.core.exceptions import ObjectDoesNotExist
 from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -25,6 +25,7 @@ from inbox.outbound import ReplyBlocked
 from inbox.services.assignment import agents_free, conversation_to_ai, conversation_to_human
 from inbox.services.business_hours import hours_is_open
 from inbox.services.messages import message_append, message_send_ai
+from inbox.services.routing import channel_kind
 
 from ..enums import HandoffReason, WorkingMode
 from ..models import AiConversation, AiProfile
@@ -41,20 +42,32 @@ def ai_stopped(conversation_id: int) -> bool:
     return bool(cache.get(_stop_key(conversation_id)))
 
 
-def _channel_kind(conversation: Conversation) -> str:
-    try:
-        return conversation.inbox.channel.kind
-    except ObjectDoesNotExist:
-        return ""
+def _serving(conversation: Conversation) -> Iterator[AiProfile]:
+    """The active profiles serving the conversation's inbox and channel."""
+    kind = channel_kind(conversation)
+    for profile in AiProfile.objects.filter(is_active=True, inboxes=conversation.inbox_id):
+        if not profile.channel_kinds or kind in profile.channel_kinds:
+            yield profile
+
+
+def _ai_starts(conversation: Conversation, profile: AiProfile) -> None:
+    """The AI (again) holds the conversation, with a clean slate."""
+    AiConversation.objects.update_or_create(
+        conversation=conversation,
+        defaults={
+            "profile": profile,
+            "handed_off_at": None,
+            "handoff_reason": "",
+            "failed_attempts": 0,
+        },
+    )
+    cache.delete(_stop_key(conversation.pk))
 
 
 def ai_profile_for(conversation: Conversation, now: datetime.datetime) -> AiProfile | None:
     """The active profile that serves the conversation's inbox and channel and is on duty
     now (always, outside the inbox's business hours, or when no agent is free)."""
-    kind = _channel_kind(conversation)
-    for profile in AiProfile.objects.filter(is_active=True, inboxes=conversation.inbox_id):
-        if profile.channel_kinds and kind not in profile.channel_kinds:
-            continue
+    for profile in _serving(conversation):
         if profile.working_mode == WorkingMode.OUTSIDE_HOURS:
             schedule = conversation.inbox.business_hours
             if schedule is None or hours_is_open(schedule=schedule, at=now):
@@ -75,16 +88,7 @@ def ai_first_line(conversation: Conversation, now: datetime.datetime) -> bool:
     profile = ai_profile_for(conversation, now)
     if profile is None:
         return False
-    AiConversation.objects.update_or_create(
-        conversation=conversation,
-        defaults={
-            "profile": profile,
-            "handed_off_at": None,
-            "handoff_reason": "",
-            "failed_attempts": 0,
-        },
-    )
-    cache.delete(_stop_key(conversation.pk))
+    _ai_starts(conversation, profile)
     transaction.on_commit(partial(ai_reply.delay, conversation.pk), robust=True)
     return True
 
@@ -183,25 +187,8 @@ class NoProfile(Exception):
 def ai_hand_back(*, conversation: Conversation, actor: User) -> Conversation:
     """An agent gives the conversation back to the AI (which answers the customer's next
     message). Raises NoProfile when no active profile serves the inbox."""
-    kind = _channel_kind(conversation)
-    profile = next(
-        (
-            profile
-            for profile in AiProfile.objects.filter(is_active=True, inboxes=conversation.inbox_id)
-            if not profile.channel_kinds or kind in profile.channel_kinds
-        ),
-        None,
-    )
+    profile = next(_serving(conversation), None)
     if profile is None:
         raise NoProfile
-    AiConversation.objects.update_or_create(
-        conversation=conversation,
-        defaults={
-            "profile": profile,
-            "handed_off_at": None,
-            "handoff_reason": "",
-            "failed_attempts": 0,
-        },
-    )
-    cache.delete(_stop_key(conversation.pk))
+    _ai_starts(conversation, profile)
     return conversation_to_ai(conversation=conversation, actor=actor)

@@ -26,6 +26,7 @@ from inbox.models import Conversation, Message
 from inbox.outbound import ReplyBlocked
 from inbox.services.language import language_detect
 from inbox.services.messages import message_send_ai
+from inbox.services.routing import channel_kind
 
 from ..enums import Engine, HandoffReason, RunOutcome, Skill
 from ..knowledge.retrieval import Hit, knowledge_search
@@ -357,7 +358,7 @@ def _streams(conversation: Conversation, profile: AiProfile) -> bool:
     return (
         profile.stream
         and conversation.identity_id is not None
-        and (getattr(getattr(conversation.inbox, "channel", None), "kind", "") == "web")
+        and channel_kind(conversation) == "web"  # the website widget
     )
 
 

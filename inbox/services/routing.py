@@ -100,7 +100,8 @@ class RoutingFacts:
         return hours_is_open(schedule=self.conversation.inbox.business_hours, at=self.now)
 
 
-def _channel_kind(conversation: Conversation) -> str:
+def channel_kind(conversation: Conversation) -> str:
+    """The kind of channel feeding the conversation's inbox ("" without one)."""
     try:
         return conversation.inbox.channel.kind
     except ObjectDoesNotExist:
@@ -140,7 +141,7 @@ def routing_rule_for(*, conversation: Conversation, now: datetime.datetime) -> R
     facts = RoutingFacts(
         conversation=conversation,
         now=now,
-        channel_kind=_channel_kind(conversation),
+        channel_kind=channel_kind(conversation),
         country=customer.country,
         tag_ids=set(customer.tags.values_list("pk", flat=True)),
         attributes=customer.attributes if isinstance(customer.attributes, dict) else {},

@@ -3,18 +3,20 @@
 from celery import shared_task
 from django.core.cache import cache
 
-# One turn at a time per conversation; a second task waits for the first.
+# One turn at a time per conversation; a second task waits for the first (and, should a
+# worker die mid-turn, for the lock to lapse: it retries for longer than BUSY_SECONDS).
 BUSY_SECONDS = 180
+RETRY_SECONDS = 2
 
 
-@shared_task(bind=True, max_retries=30)
+@shared_task(bind=True, max_retries=BUSY_SECONDS // RETRY_SECONDS + 10)
 def ai_reply(self, conversation_id: int) -> int:
     """Answers the conversation's unanswered customer messages (if the AI holds it)."""
     from .services.pipeline import ai_respond_all
 
     key = f"ai:busy:{conversation_id}"
     if not cache.add(key, 1, BUSY_SECONDS):
-        raise self.retry(countdown=2)
+        raise self.retry(countdown=RETRY_SECONDS)
     try:
         return len(ai_respond_all(conversation_id))
     finally:

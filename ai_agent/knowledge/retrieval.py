@@ -10,11 +10,12 @@ from dataclasses import dataclass
 from django.db import connection
 from pgvector.django import CosineDistance
 
+from inbox.search import CJK  # what sb_search_text cuts into bigrams
+
 from ..llm import ProviderError, Usage, embed
 from ..models import AiProfile, KnowledgeChunk
 from ..providers import embedding_provider
 
-CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af"
 TOKEN = re.compile(rf"[{CJK}]+|[^\W_]+", re.UNICODE)
 IS_CJK = re.compile(rf"[{CJK}]")
 CANDIDATES = 30

@@ -97,14 +97,15 @@ def customer_language(conversation: Conversation, fallback: str = "") -> str:
     return fallback or conversation.language or conversation.customer.language or "en"
 
 
-def _django_language(code: str) -> str:
-    return "zh-hans" if code.startswith("zh") else code
+def in_language(code: str):
+    """Django's translations in the customer's language (an ISO code such as "zh")."""
+    return translation.override("zh-hans" if code.startswith("zh") else code or "en")
 
 
 def handoff_text(profile: AiProfile, language: str) -> str:
     if profile.handoff_message.strip():
         return profile.handoff_message.strip()
-    with translation.override(_django_language(language)):
+    with in_language(language):
         return _("Let me get a colleague for you. Someone will be with you shortly.")
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from compliance.pii import pii_mask, pii_unmask
@@ -38,7 +38,7 @@ from ..offline.intent import INTENTS, intent_detect, wants_human
 from ..providers import chat_provider
 from . import prompts
 from .contacts import contacts_store
-from .handoff import ai_handoff, ai_stopped, customer_language
+from .handoff import ai_handoff, ai_stopped, customer_language, in_language
 from .summary import handoff_summary
 from .tools import ToolResult, tool_answer, tool_call, tool_schema
 
@@ -96,14 +96,19 @@ class Turn:
         return Engine.MODEL if self.provider else Engine.OFFLINE
 
 
-def _unanswered(conversation: Conversation) -> list[Message]:
-    """The customer's messages since the last reply (by anyone), oldest first. Messages
-    marked automated (another bot, an auto-reply) are never answered."""
-    recent = list(
+def _recent(conversation: Conversation) -> list[Message]:
+    """The conversation's newest messages the customer can see, newest first: what a turn
+    answers and what the model reads. Private notes never reach the model."""
+    return list(
         Message.objects.filter(conversation=conversation, private=False).order_by("-seq")[
             :HISTORY_MESSAGES
         ]
     )
+
+
+def _unanswered(recent: list[Message]) -> list[Message]:
+    """The customer's messages since the last reply (by anyone), oldest first. Messages
+    marked automated (another bot, an auto-reply) are never answered."""
     pending = []
     for message in recent:
         if message.direction == MessageDirection.OUTBOUND:
@@ -115,19 +120,16 @@ def _unanswered(conversation: Conversation) -> list[Message]:
     return pending[::-1]
 
 
-def _history(conversation: Conversation, profile: AiProfile, mask) -> list[dict]:
-    """The conversation as chat messages: the customer as "user", replies as "assistant".
-    Private notes never reach the model."""
-    rows = Message.objects.filter(conversation=conversation, private=False).order_by("-seq")[
-        :HISTORY_MESSAGES
+def _history(recent: list[Message], mask) -> list[dict]:
+    """The conversation as chat messages: the customer as "user", replies as "assistant"."""
+    return [
+        {
+            "role": "user" if message.direction == MessageDirection.INBOUND else "assistant",
+            "content": mask(message.body),
+        }
+        for message in reversed(recent)
+        if message.body
     ]
-    history = []
-    for message in reversed(list(rows)):
-        if not message.body:
-            continue
-        role = "user" if message.direction == MessageDirection.INBOUND else "assistant"
-        history.append({"role": role, "content": mask(message.body)})
-    return history
 
 
 def _understand_offline(text: str, language: str) -> Understanding:
@@ -211,7 +213,7 @@ def _handoff_reason(turn: Turn, understood: Understanding) -> str:
 
 
 def _localized(language: str, text_fn) -> str:
-    with translation.override("zh-hans" if language.startswith("zh") else language or "en"):
+    with in_language(language):
         return text_fn()
 
 
@@ -561,7 +563,8 @@ def ai_respond(conversation_id: int) -> AgentRun | None:
     if state is None or state.conversation.handler != Handler.AI or not state.profile.is_active:
         return None
     conversation = state.conversation
-    pending = _unanswered(conversation)
+    recent = _recent(conversation)
+    pending = _unanswered(recent)
     if not pending:
         return None
     turn = Turn(
@@ -572,7 +575,7 @@ def ai_respond(conversation_id: int) -> AgentRun | None:
         provider=chat_provider(state.profile),
     )
     mask, unmask = _masking(turn)
-    history = _history(conversation, turn.profile, mask)
+    history = _history(recent, mask)
     understood = _understand(turn, history)
     language = customer_language(conversation, understood.language)
     region = _region(conversation)

@@ -261,35 +261,19 @@ def command_run(host: str, port: int) -> int:
                 ],
             )
             if with_redis:
+
+                def celery(*args: str) -> list[str]:
+                    return [python, "-m", "celery", "-A", "config", *args, "--loglevel", "INFO"]
+
                 processes.start(
                     "worker",
-                    [
-                        python,
-                        "-m",
-                        "celery",
-                        "-A",
-                        "config",
-                        "worker",
-                        "-Q",
-                        QUEUES,
-                        "--concurrency",
-                        "2",
-                        "--loglevel",
-                        "INFO",
-                        "-n",
-                        "worker@%h",
-                    ],
+                    celery("worker", "-Q", QUEUES, "--concurrency", "2", "-n", "worker@%h"),
                 )
                 # The AI's turns wait on a model for seconds: threads, apart from the queues
                 # that must never wait behind them.
                 processes.start(
                     "ai-worker",
-                    [
-                        python,
-                        "-m",
-                        "celery",
-                        "-A",
-                        "config",
+                    celery(
                         "worker",
                         "-Q",
                         "ai",
@@ -297,15 +281,11 @@ def command_run(host: str, port: int) -> int:
                         "threads",
                         "--concurrency",
                         "8",
-                        "--loglevel",
-                        "INFO",
                         "-n",
                         "ai@%h",
-                    ],
+                    ),
                 )
-                processes.start(
-                    "beat", [python, "-m", "celery", "-A", "config", "beat", "--loglevel", "INFO"]
-                )
+                processes.start("beat", celery("beat"))
             base = f"http://{host}:{port}"
             if not wait_until_serving(f"{base}/healthz", processes):
                 say("the web server did not come up; stopping")

@@ -218,6 +218,9 @@ class CustomerConversationSerializer(ConversationSerializer):
     class Meta(ConversationSerializer.Meta):
         fields = [*ConversationSerializer.Meta.fields, "channel"]
 
+    # Other fields than the list's: DRF's walk through the declarations.
+    to_representation = serializers.ModelSerializer.to_representation
+
     def get_channel(self, conversation) -> str | None:
         try:
             return conversation.inbox.channel.kind

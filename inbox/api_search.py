@@ -90,6 +90,9 @@ class SearchResultSerializer(ConversationSerializer):
     class Meta(ConversationSerializer.Meta):
         fields = [*ConversationSerializer.Meta.fields, "match"]
 
+    def to_representation(self, conversation) -> dict:
+        return {**super().to_representation(conversation), "match": self.get_match(conversation)}
+
     @extend_schema_field(SearchMatchSerializer(allow_null=True))
     def get_match(self, conversation) -> dict | None:
         snippet = self.context.get("snippets", {}).get(conversation.pk)

@@ -169,6 +169,14 @@ class CustomerRefSerializer(serializers.ModelSerializer):
         fields = ["id", "name"]
 
 
+_moment = serializers.DateTimeField().to_representation
+
+
+def _user_ref(user: User | None) -> dict | None:
+    """UserRefSerializer's output."""
+    return None if user is None else {"id": user.pk, "name": str(user)}
+
+
 class ConversationSerializer(serializers.ModelSerializer):
     """A conversation as the console's list shows it."""
 
@@ -211,6 +219,37 @@ class ConversationSerializer(serializers.ModelSerializer):
         extra_kwargs = {
             "queued_at": {"help_text": "Waiting in the queue for an agent since then."},
             "claimed_until": {"help_text": "Only `claimed_by` may reply until then."},
+        }
+
+    def to_representation(self, conversation: Conversation) -> dict:
+        """The declared fields' output, built by hand: DRF's walk through them (copied for
+        each serializer, then read field by field) took a third of a 50-row page's time.
+        The declarations still describe it in the schema; tests hold the two equal."""
+        return {
+            "id": str(conversation.uuid),
+            "inbox": self.get_inbox(conversation),
+            "customer": {"id": str(conversation.customer.uuid), "name": str(conversation.customer)},
+            "status": conversation.status,
+            "priority": conversation.priority,
+            "handler": conversation.handler,
+            "assignee": _user_ref(conversation.assignee),
+            "team": conversation.team.name if conversation.team_id else None,
+            "last_seq": conversation.last_seq,
+            "last_message_at": _moment(conversation.last_message_at),
+            "last_message_preview": conversation.last_message_preview,
+            "unread_count": conversation.unread_count,
+            "agent_read_seq": conversation.agent_read_seq,
+            "customer_read_seq": conversation.customer_read_seq,
+            "language": conversation.language,
+            "tags": self.get_tags(conversation),
+            "snoozed_until": _moment(conversation.snoozed_until),
+            "queued_at": _moment(conversation.queued_at),
+            "claimed_by": _user_ref(conversation.claimed_by),
+            "claimed_until": _moment(conversation.claimed_until),
+            "first_response_due_at": _moment(conversation.first_response_due_at),
+            "next_response_due_at": _moment(conversation.next_response_due_at),
+            "resolution_due_at": _moment(conversation.resolution_due_at),
+            "created_at": _moment(conversation.created_at),
         }
 
     def get_tags(self, conversation: Conversation) -> list[str]:
@@ -275,6 +314,9 @@ class ConversationDetailSerializer(ConversationSerializer):
 
     class Meta(ConversationSerializer.Meta):
         fields = [*ConversationSerializer.Meta.fields, "source"]
+
+    # One conversation at a time, with other fields: DRF's walk through the declarations.
+    to_representation = serializers.ModelSerializer.to_representation
 
 
 CLIENT_ID_FIELD = {

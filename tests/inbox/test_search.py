@@ -3,10 +3,12 @@
 from datetime import timedelta
 
 import pytest
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from channels_app.enums import ChannelKind
+from customers.models import Customer
 from inbox import search
 from inbox.enums import (
     ConversationStatus,
@@ -83,6 +85,35 @@ def found(user, q, **kwargs) -> set:
 def test_messages_are_found_by_chinese_and_english_text(supervisor, chats, q, expected, plan):
     result = found(supervisor, q, plan=plan)
     assert result == {chats[name] for name in expected or ()}
+
+
+@pytest.mark.parametrize("plan", [None, "collect", "walk"])
+@pytest.mark.parametrize(
+    ("q", "expected"),
+    [
+        ("order_id", {"parted"}),  # the parser's words, not the text typed: "order" & "id"
+        ("E-MAIL", {"hyphen"}),
+        ("mail", {"hyphen"}),
+        ("Ärger", {"parted"}),
+        ("WWW.Example.COM", {"hyphen"}),
+        ("发货了吗", {"cjk"}),
+        ("货了", {"cjk"}),
+        ("发了", set()),  # both characters are there, not as a run
+        ("order e-mail", set()),
+    ],
+)
+def test_a_match_is_the_tokenised_one_whichever_plan(supervisor, q, expected, plan):
+    """The quick substring checks that run before the tokenising never lose a match."""
+    inbox = InboxFactory()
+    texts = {
+        "parted": "Order id 7: Ärger!",
+        "hyphen": "Your e-mail from www.example.com/track?x=1",
+        "cjk": "请问发货了吗？",
+    }
+    rows = {name: ConversationFactory(inbox=inbox) for name in texts}
+    for name, text in texts.items():
+        say(rows[name], text)
+    assert found(supervisor, q, plan=plan) == {rows[name] for name in expected}
 
 
 def test_the_query_is_tokenised_like_the_messages():
@@ -303,6 +334,7 @@ SHAPES = {
     "chosen": {},
     "customers walked": {"collect_max_customers": lambda: 0},
     "messages walked": {"TRUSTED_ESTIMATE": -1},
+    "both estimated common": {"_estimated_matches": lambda values: 10**9},
 }
 
 
@@ -392,6 +424,34 @@ def test_a_window_gives_the_first_rows_of_the_whole_search(supervisor, namesakes
     )
     first = conversation_search(user=supervisor, q="王伟", window=later)
     assert list(first.order_by(*order)[:3]) == whole[4:7]
+
+
+def test_a_name_estimated_far_above_the_cap_is_walked_without_reading_it(monkeypatch):
+    def read(values, cap):
+        raise AssertionError("read")
+
+    monkeypatch.setattr(search, "_at_most", read)
+    monkeypatch.setattr(search, "_estimated_matches", lambda values: 10**9)
+    assert search._by_customer("王伟", None)[1] is False  # walked
+    monkeypatch.setattr(search, "_estimated_matches", lambda values: 1)
+    with pytest.raises(AssertionError, match="read"):
+        search._by_customer("王伟", None)
+
+
+def test_a_probe_leaves_the_settings_of_the_transaction_around_it():
+    with transaction.atomic(), connection.cursor() as cursor:
+        assert search._at_most(Customer.objects.values_list("pk", flat=True), 5) == []
+        cursor.execute("SHOW max_parallel_workers_per_gather")
+        workers = cursor.fetchone()[0]
+        cursor.execute("SHOW statement_timeout")
+        timeout = cursor.fetchone()[0]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reset_val FROM pg_settings WHERE name = %s", ["statement_timeout"])
+        assert timeout in {cursor.fetchone()[0], "0"}
+        cursor.execute(
+            "SELECT reset_val FROM pg_settings WHERE name = %s", ["max_parallel_workers_per_gather"]
+        )
+        assert workers == cursor.fetchone()[0]
 
 
 def test_every_term_of_a_query_is_estimated_alone():

@@ -169,7 +169,8 @@ class CustomerRefSerializer(serializers.ModelSerializer):
         fields = ["id", "name"]
 
 
-_moment = serializers.DateTimeField().to_representation
+# A time as every DateTimeField of the API shows it (rows built by hand use it).
+moment = serializers.DateTimeField().to_representation
 
 
 def _user_ref(user: User | None) -> dict | None:
@@ -235,21 +236,21 @@ class ConversationSerializer(serializers.ModelSerializer):
             "assignee": _user_ref(conversation.assignee),
             "team": conversation.team.name if conversation.team_id else None,
             "last_seq": conversation.last_seq,
-            "last_message_at": _moment(conversation.last_message_at),
+            "last_message_at": moment(conversation.last_message_at),
             "last_message_preview": conversation.last_message_preview,
             "unread_count": conversation.unread_count,
             "agent_read_seq": conversation.agent_read_seq,
             "customer_read_seq": conversation.customer_read_seq,
             "language": conversation.language,
             "tags": self.get_tags(conversation),
-            "snoozed_until": _moment(conversation.snoozed_until),
-            "queued_at": _moment(conversation.queued_at),
+            "snoozed_until": moment(conversation.snoozed_until),
+            "queued_at": moment(conversation.queued_at),
             "claimed_by": _user_ref(conversation.claimed_by),
-            "claimed_until": _moment(conversation.claimed_until),
-            "first_response_due_at": _moment(conversation.first_response_due_at),
-            "next_response_due_at": _moment(conversation.next_response_due_at),
-            "resolution_due_at": _moment(conversation.resolution_due_at),
-            "created_at": _moment(conversation.created_at),
+            "claimed_until": moment(conversation.claimed_until),
+            "first_response_due_at": moment(conversation.first_response_due_at),
+            "next_response_due_at": moment(conversation.next_response_due_at),
+            "resolution_due_at": moment(conversation.resolution_due_at),
+            "created_at": moment(conversation.created_at),
         }
 
     def get_tags(self, conversation: Conversation) -> list[str]:
